@@ -1,0 +1,56 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` wires a :class:`~backbeat.toolkit.Toolkit` into the app's
+lifespan (opened at start-up, closed at shutdown) and mounts one router per
+concern. Errors of ours become Spotify's error shape,
+``{"error": {"status": 404, "message": "...", "code": "not_found"}}``, with the
+stable ``code`` added so clients need not parse messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from backbeat._version import __version__
+from backbeat.errors import BackbeatError
+from backbeat.server._health import router as health_router
+from backbeat.settings import Settings
+from backbeat.toolkit import Toolkit
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service; ``settings`` defaults to :meth:`Settings.from_env`."""
+    resolved = settings if settings is not None else Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with Toolkit(resolved) as toolkit:
+            app.state.toolkit = toolkit
+            yield
+
+    app = FastAPI(
+        title="backbeat",
+        version=__version__,
+        summary="Self-hosted audio features, analysis and recommendations for your catalogue.",
+        lifespan=lifespan,
+    )
+    app.state.settings = resolved
+    app.add_exception_handler(BackbeatError, _backbeat_error)  # type: ignore[arg-type]
+    app.include_router(health_router)
+    return app
+
+
+async def _backbeat_error(request: Request, exc: BackbeatError) -> JSONResponse:
+    status = exc.http_status
+    body = {"error": {"status": status, "message": exc.message, "code": exc.code}}
+    headers = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int | float) and retry_after > 0:
+        headers["Retry-After"] = str(max(1, round(retry_after)))
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -1,0 +1,89 @@
+"""Shared fixtures: the anyio backend, real services, and a guard against empty runs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("BACKBEAT_REQUIRE_SERVICES") == "1"
+REDIS_URL = os.environ.get("BACKBEAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+DATABASE_URL = os.environ.get(
+    "BACKBEAT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), 1.0):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(name: str, url: str) -> None:
+    """Skip (locally) or fail (CI, BACKBEAT_REQUIRE_SERVICES=1) when ``url`` is unreachable."""
+    if _reachable(url):
+        return
+    message = f"{name} is not reachable at {url}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " and BACKBEAT_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    need_service("Redis", REDIS_URL)
+    return REDIS_URL
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """A key prefix of this test's own, so parallel runs never share keys."""
+    return f"bbtest:{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[object]:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        keys = [k async for k in client.scan_iter(match=key_prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    need_service("PostgreSQL", DATABASE_URL)
+    return DATABASE_URL
+
+
+@pytest.fixture
+def free_port() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    yield port
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A run in which nothing passed (all skipped or deselected) proves nothing.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    passed = len(reporter.stats.get("passed", [])) if reporter is not None else 1
+    if exitstatus == 0 and passed == 0:
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
