@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from backbeat import Settings
+from backbeat.server import create_app
+
+
+def client(tmp_path: Path, **env: str) -> TestClient:
+    settings = Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path), **env})
+    return TestClient(create_app(settings))
+
+
+def test_health_is_ok_on_embedded_defaults(tmp_path: Path) -> None:
+    with client(tmp_path) as c:
+        r = c.get("/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok"
+    assert body["backends"]["database"]["kind"] == "sqlite"
+    assert body["backends"]["database"]["status"] == "ok"
+
+
+def test_health_is_503_when_a_configured_backend_is_down(tmp_path: Path) -> None:
+    with client(tmp_path, REDIS_URL="redis://127.0.0.1:1/0") as c:
+        r = c.get("/health")
+    assert r.status_code == 503
+    assert r.json()["status"] == "degraded"
+    assert r.json()["backends"]["redis"]["status"] == "down"
+
+
+def test_openapi_document_lists_health(tmp_path: Path) -> None:
+    with client(tmp_path) as c:
+        doc = c.get("/openapi.json").json()
+    assert doc["info"]["title"] == "backbeat"
+    assert "/health" in doc["paths"]
+
+
+def test_our_errors_use_spotifys_error_shape(tmp_path: Path) -> None:
+    from backbeat.errors import RateLimited
+
+    app = create_app(Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path)}))
+
+    @app.get("/limited")
+    async def limited() -> None:
+        raise RateLimited(retry_after=2.2)
+
+    with TestClient(app) as c:
+        r = c.get("/limited")
+    assert r.status_code == 429
+    assert r.headers["Retry-After"] == "2"
+    assert r.json()["error"]["status"] == 429
+    assert r.json()["error"]["code"] == "ratelimit.exceeded"

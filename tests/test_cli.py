@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from typer.testing import CliRunner
+
+from backbeat import __version__
+from backbeat.cli import app
+
+BACKBEAT = str(Path(sys.executable).with_name("backbeat"))
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"backbeat {__version__}"
+
+
+def test_bad_configuration_exits_2_with_one_clear_line(tmp_path: Path) -> None:
+    env = {**os.environ, "CACHE_TTL_DEFAULT": "soon", "BACKBEAT_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        [BACKBEAT, "serve"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    assert "CACHE_TTL_DEFAULT" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_serve_answers_health_on_a_real_socket(tmp_path: Path, free_port: int) -> None:
+    env = {**os.environ, "BACKBEAT_DATA_DIR": str(tmp_path / "var")}
+    env.pop("REDIS_URL", None)
+    env.pop("DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [BACKBEAT, "serve", "--port", str(free_port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{free_port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out = proc.stdout.read().decode() if proc.stdout else ""
+                    pytest.fail(f"server did not come up:\n{out}")
+                time.sleep(0.1)
+        assert r.status_code == 200
+        assert r.json()["status"] == "ok"
+        assert (tmp_path / "var" / "backbeat.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()

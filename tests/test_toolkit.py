@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backbeat import Settings, Toolkit
+from backbeat._health import redact_url
+from backbeat.errors import ConfigurationError
+
+pytestmark = pytest.mark.anyio
+
+
+def settings(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path), **env})
+
+
+async def test_embedded_default_reports_a_healthy_sqlite(tmp_path: Path) -> None:
+    async with Toolkit(settings(tmp_path)) as tk:
+        report = await tk.health()
+    assert report.status == "ok"
+    (db,) = report.backends
+    assert (db.name, db.kind, db.status) == ("database", "sqlite", "ok")
+    assert db.latency_ms is not None
+    assert (tmp_path / "backbeat.db").exists()
+
+
+async def test_unreachable_redis_makes_the_report_degraded(tmp_path: Path) -> None:
+    # Port 1 on loopback: nothing listens there.
+    tk = Toolkit(settings(tmp_path, REDIS_URL="redis://:hunter2@127.0.0.1:1/0"))
+    async with tk:
+        report = await tk.health()
+    assert report.status == "degraded"
+    redis = next(b for b in report.backends if b.name == "redis")
+    assert redis.status == "down"
+    assert redis.error
+    assert "hunter2" not in str(report.to_dict())
+
+
+async def test_from_env_reads_the_given_mapping(tmp_path: Path) -> None:
+    async with Toolkit.from_env({"BACKBEAT_DATA_DIR": str(tmp_path), "LOG_LEVEL": "ERROR"}) as tk:
+        assert tk.settings.log_level == "ERROR"
+
+
+async def test_redis_client_without_redis_url_is_a_configuration_error(tmp_path: Path) -> None:
+    async with Toolkit(settings(tmp_path)) as tk:
+        with pytest.raises(ConfigurationError) as info:
+            tk.redis_client()
+    assert info.value.code == "config.redis_not_configured"
+
+
+async def test_aclose_is_idempotent(tmp_path: Path) -> None:
+    tk = Toolkit(settings(tmp_path))
+    await tk.health()
+    await tk.aclose()
+    await tk.aclose()
+
+
+def test_redact_url_masks_only_the_password() -> None:
+    assert redact_url("redis://:pw@h:6379/0") == "redis://:***@h:6379/0"
+    assert redact_url("postgresql://u:pw@db/x") == "postgresql://u:***@db/x"
+    assert redact_url("postgresql://u@db/x") == "postgresql://u@db/x"
