@@ -9,6 +9,11 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Shared CI machines are slow and noisy: no per-example deadline, no "too slow" check.
+settings.register_profile("backbeat", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("backbeat")
 
 REQUIRE_SERVICES = os.environ.get("BACKBEAT_REQUIRE_SERVICES") == "1"
 REDIS_URL = os.environ.get("BACKBEAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
