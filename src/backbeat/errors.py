@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "BackbeatError",
+    "CacheError",
     "CircuitOpenError",
     "ConfigurationError",
     "NotFound",
@@ -153,6 +154,13 @@ class RateLimited(BackbeatError):
         self.retry_after = max(0.0, float(retry_after))
         merged = {"retry_after": round(self.retry_after, 3), **dict(details or {})}
         super().__init__(code, message_key, merged, message=message)
+
+
+class CacheError(BackbeatError):
+    """A value cannot be cached (unserialisable, bad key) or a cache was misused."""
+
+    default_code = "cache.error"
+    default_message = "The cache refused the operation."
 
 
 class Unavailable(BackbeatError):

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from backbeat.cache import MemoryCache, TieredCache
+
 __all__ = ["Toolkit"]
 
 
@@ -47,6 +49,7 @@ class Toolkit:
         self.settings = settings if settings is not None else Settings.from_env()
         self._redis: Redis | None = None
         self._engine: AsyncEngine | None = None
+        self._cache: MemoryCache | TieredCache | None = None
         self._closed = False
 
     @classmethod
@@ -67,6 +70,9 @@ class Toolkit:
 
     async def aclose(self) -> None:
         """Close every service that was opened; safe to call twice."""
+        if self._cache is not None:
+            cache, self._cache = self._cache, None
+            await cache.close()
         if self._redis is not None:
             redis, self._redis = self._redis, None
             await redis.aclose()
@@ -74,6 +80,25 @@ class Toolkit:
             engine, self._engine = self._engine, None
             await engine.dispose()
         self._closed = True
+
+    # -- services (lazy) --------------------------------------------------------
+
+    @property
+    def cache(self) -> MemoryCache | TieredCache:
+        """The cache: tiered (L1 memory + L2 Redis) when ``REDIS_URL`` is set, else memory.
+
+        Its default TTL is ``CACHE_TTL_DEFAULT``. Built on first access.
+        """
+        if self._cache is None:
+            from backbeat.cache import MemoryCache, RedisCache, TieredCache
+
+            ttl = self.settings.cache_ttl_default
+            if self.settings.redis_url is None:
+                self._cache = MemoryCache(default_ttl=ttl)
+            else:
+                l2 = RedisCache(self.redis_client(), default_ttl=ttl)
+                self._cache = TieredCache(MemoryCache(default_ttl=ttl), l2)
+        return self._cache
 
     # -- backends (lazy) --------------------------------------------------------
 
