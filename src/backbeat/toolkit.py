@@ -111,12 +111,18 @@ class Toolkit:
             )
         if self._redis is None:
             try:
-                from redis.asyncio import Redis
+                from redis.asyncio import BlockingConnectionPool, Redis
             except ImportError as e:
                 raise _missing_extra("redis", "redis") from e
-            self._redis = Redis.from_url(
-                self.settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0
+            # Bursts wait (up to 5 s) for one of 100 connections instead of failing.
+            pool = BlockingConnectionPool.from_url(
+                self.settings.redis_url,
+                max_connections=100,
+                timeout=5.0,
+                socket_connect_timeout=2.0,
+                socket_timeout=5.0,
             )
+            self._redis = Redis.from_pool(pool)  # the client owns (and closes) the pool
         return self._redis
 
     def database_engine(self) -> AsyncEngine:

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
+T = TypeVar("T")
 
 _DEFAULT_CACHE: MemoryCache | None = None
 _CANON = MsgpackSerializer()
@@ -77,6 +78,7 @@ class CachedStats:
     hits: int = 0
     misses: int = 0
     stale_hits: int = 0
+    coalesced: int = 0  # calls that joined a concurrent identical call
     loads: int = 0
     load_errors: int = 0
     load_seconds: float = 0.0
@@ -142,6 +144,7 @@ class _Cached(Generic[P, R]):
             asyncio.AbstractEventLoop, dict[str, asyncio.Future[Any]]
         ] = weakref.WeakKeyDictionary()
         self._background: set[asyncio.Task[Any]] = set()
+        self._refreshing: set[str] = set()
         self._sync_lock = threading.Lock()
         self._sync_flights: dict[str, _SyncFlight] = {}
 
@@ -219,16 +222,27 @@ class _Cached(Generic[P, R]):
     async def _call_async(self, *args: Any, **kwargs: Any) -> Any:
         cache = self.cache
         key = self.key_for(*args, **kwargs)
+        # Concurrent calls for one key share one flight: one cache read, and on a
+        # miss one load; so a burst of identical calls costs one round trip.
+        value, stale = await self._single_flight(
+            key, lambda: self._read_or_load(cache, key, args, kwargs)
+        )
+        if stale:
+            self._refresh_soon(cache, key, args, kwargs)
+        return value
+
+    async def _read_or_load(
+        self, cache: Cache, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Any, bool]:
         found, value, fresh = self._unwrap(await cache.get(key))
         if found and fresh:
             self.stats.hits += 1
-            return value
+            return value, False
         if found:
             self.stats.stale_hits += 1
-            self._refresh_soon(cache, key, args, kwargs)
-            return value
+            return value, True
         self.stats.misses += 1
-        return await self._single_flight(cache, key, args, kwargs)
+        return await self._load_across_processes(cache, key, args, kwargs), False
 
     def _loop_flights(self) -> dict[str, asyncio.Future[Any]]:
         loop = asyncio.get_running_loop()
@@ -237,13 +251,13 @@ class _Cached(Generic[P, R]):
             flights = self._flights[loop] = {}
         return flights
 
-    async def _single_flight(
-        self, cache: Cache, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
+    async def _single_flight(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` once per key at a time in this event loop; joiners share its outcome."""
         flights = self._loop_flights()
         while (flight := flights.get(key)) is not None:
             try:
-                return await asyncio.shield(flight)
+                self.stats.coalesced += 1
+                return cast(T, await asyncio.shield(flight))
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if flight.cancelled() and task is not None and not task.cancelling():
@@ -252,7 +266,7 @@ class _Cached(Generic[P, R]):
         flight = asyncio.get_running_loop().create_future()
         flights[key] = flight
         try:
-            value = await self._load_across_processes(cache, key, args, kwargs)
+            result = await work()
         except asyncio.CancelledError:
             flight.cancel()
             raise
@@ -261,8 +275,8 @@ class _Cached(Generic[P, R]):
             flight.exception()  # mark retrieved: waiters re-raise it themselves
             raise
         else:
-            flight.set_result(value)
-            return value
+            flight.set_result(result)
+            return result
         finally:
             if flights.get(key) is flight:
                 del flights[key]
@@ -316,15 +330,21 @@ class _Cached(Generic[P, R]):
     def _refresh_soon(
         self, cache: Cache, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
-        if key in self._loop_flights():
-            return  # a refresh (or load) for this key is already running
+        if key in self._refreshing:
+            return  # one background refresh per key
+
+        async def reload() -> tuple[Any, bool]:
+            return await self._load_across_processes(cache, key, args, kwargs), False
 
         async def refresh() -> None:
             try:
-                await self._single_flight(cache, key, args, kwargs)
-            except Exception as e:  # keep serving the stale value; say why once per failure
+                await self._single_flight(key, reload)
+            except Exception as e:  # keep serving the stale value; say why
                 log.warning("cache: background refresh of %r failed: %r", key[:120], e)
+            finally:
+                self._refreshing.discard(key)
 
+        self._refreshing.add(key)
         task = asyncio.get_running_loop().create_task(refresh())
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -95,9 +95,17 @@ class RedisCache:
         default_ttl: float | None = None,
     ) -> None:
         if isinstance(client, str):
-            from redis.asyncio import Redis
+            from redis.asyncio import BlockingConnectionPool, Redis
 
-            client = Redis.from_url(client, socket_connect_timeout=2.0, socket_timeout=5.0)
+            # A blocking pool makes bursts wait for a connection instead of failing.
+            pool = BlockingConnectionPool.from_url(
+                client,
+                max_connections=100,
+                timeout=5.0,
+                socket_connect_timeout=2.0,
+                socket_timeout=5.0,
+            )
+            client = Redis.from_pool(pool)  # the client owns (and closes) the pool
             self._owns_client = True
         else:
             self._owns_client = False
