@@ -394,3 +394,26 @@ class _AsyncProxy:
 
     async def delete(self, key: str) -> bool:
         return await self._inner.delete(key)
+
+
+async def test_equal_scalars_of_different_types_get_different_keys() -> None:
+    @cached(cache=MemoryCache())
+    async def f(x: object) -> str:
+        return type(x).__name__
+
+    for _ in range(2):  # second round goes through the key memo
+        assert len({f.key_for(1), f.key_for(True), f.key_for(1.0), f.key_for("1")}) == 4
+    assert [await f(1), await f(True), await f(1.0)] == ["int", "bool", "float"]
+
+
+async def test_hit_from_l1_does_not_touch_the_flight_machinery() -> None:
+    cache = MemoryCache()
+
+    @cached(cache=cache)
+    async def f(x: int) -> int:
+        return x
+
+    await f(1)
+    await f(1)
+    assert f.stats.hits == 1
+    assert f.stats.coalesced == 0

@@ -59,6 +59,7 @@ R_co = TypeVar("R_co", covariant=True)
 T = TypeVar("T")
 
 _DEFAULT_CACHE: MemoryCache | None = None
+_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
 _CANON = MsgpackSerializer()
 _REFRESHERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backbeat-cache-refresh")
 
@@ -147,6 +148,7 @@ class _Cached(Generic[P, R]):
         self._refreshing: set[str] = set()
         self._sync_lock = threading.Lock()
         self._sync_flights: dict[str, _SyncFlight] = {}
+        self._key_memo: dict[tuple[Any, ...], str] = {}
 
     # -- helpers users call ------------------------------------------------------------
 
@@ -163,6 +165,24 @@ class _Cached(Generic[P, R]):
         """The cache key a call with these arguments uses."""
         if self.key_fn is not None:
             return f"{self.prefix}:{self.key_fn(*args, **kwargs)}"
+        # Memo for positional calls made only of plain scalars (the common case: IDs).
+        # Types are part of the memo key: 1, 1.0 and True are equal but key differently.
+        memo_key: tuple[Any, ...] | None = None
+        if not kwargs:
+            types = tuple(map(type, args))
+            if _SCALARS.issuperset(types):
+                memo_key = args + types
+                hit = self._key_memo.get(memo_key)
+                if hit is not None:
+                    return hit
+        key = self._build_key(args, kwargs)
+        if memo_key is not None:
+            if len(self._key_memo) >= 4096:
+                self._key_memo.clear()
+            self._key_memo[memo_key] = key
+        return key
+
+    def _build_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as e:
@@ -222,6 +242,13 @@ class _Cached(Generic[P, R]):
     async def _call_async(self, *args: Any, **kwargs: Any) -> Any:
         cache = self.cache
         key = self.key_for(*args, **kwargs)
+        peek = getattr(cache, "peek", None)
+        if peek is not None:
+            # In-process level first, synchronously: a hit costs no await at all.
+            found, value, fresh = self._unwrap(peek(key))
+            if found and fresh:
+                self.stats.hits += 1
+                return value
         # Concurrent calls for one key share one flight: one cache read, and on a
         # miss one load; so a burst of identical calls costs one round trip.
         value, stale = await self._single_flight(

@@ -136,6 +136,9 @@ class MemoryCache:
             self.stats.hits += 1
             return entry.value
 
+    #: The decorator's synchronous fast path (same as :meth:`get_sync`).
+    peek = get_sync
+
     def set_sync(
         self, key: str, value: Any, *, ttl: float | None = None, tags: Iterable[str] = ()
     ) -> None:

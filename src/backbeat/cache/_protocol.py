@@ -27,6 +27,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def normalize_key(key: str) -> str:
     """Validate ``key``; hash it if it is longer than :data:`MAX_KEY_LENGTH`."""
+    if type(key) is str and len(key) <= MAX_KEY_LENGTH and key.isprintable() and key:
+        return key  # the common case, decided in C
     if not isinstance(key, str) or not key:
         raise CacheError(
             "cache.bad_key",
