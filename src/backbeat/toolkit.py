@@ -158,6 +158,17 @@ class Toolkit:
         backends: list[BackendHealth] = [await self._probe_database()]
         if self.settings.redis_url is not None:
             backends.append(await self._probe_redis(self.settings.redis_url))
+        state = getattr(self._cache, "state", None)
+        if state is not None:  # a tiered cache in use: is it serving from both levels?
+            backends.append(
+                BackendHealth(
+                    "cache",
+                    "tiered",
+                    "ok" if state == "healthy" else "down",
+                    "L1 + Redis L2",
+                    error=None if state == "healthy" else "degraded: serving from L1 only",
+                )
+            )
         return HealthReport(version=__version__, backends=tuple(backends))
 
     async def _probe_database(self) -> BackendHealth:

@@ -331,6 +331,8 @@ async def test_toolkit_cache_is_tiered_with_redis_url(redis_url: str, tmp_path: 
         await cache.set("toolkit-check", 1)
         assert await cache.get("toolkit-check") == 1
         await cache.delete("toolkit-check")
+        report = await tk.health()
+        assert {b.name: b.status for b in report.backends}["cache"] == "ok"
 
 
 async def test_toolkit_cache_is_memory_without_redis_url(tmp_path: Path) -> None:
