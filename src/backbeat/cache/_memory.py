@@ -140,11 +140,18 @@ class MemoryCache:
     peek = get_sync
 
     def set_sync(
-        self, key: str, value: Any, *, ttl: float | None = None, tags: Iterable[str] = ()
+        self,
+        key: str,
+        value: Any,
+        *,
+        ttl: float | None = None,
+        tags: Iterable[str] = (),
+        size: int | None = None,
     ) -> None:
+        """Store ``value``; ``size`` (bytes) skips the sizer when the caller knows it."""
         k = normalize_key(key)
         expires_at = self._expiry(ttl)
-        size = self._sizer(value)
+        size = self._sizer(value) if size is None else size
         tag_tuple = tuple(tags)
         with self._lock:
             old = self._data.get(k)

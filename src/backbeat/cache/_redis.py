@@ -27,7 +27,7 @@ import secrets
 import time
 import zlib
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from backbeat.cache._protocol import CacheStats, normalize_key
 from backbeat.cache._serializers import MsgpackSerializer, Serializer
@@ -36,11 +36,20 @@ from backbeat.errors import CacheError, Unavailable
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisCache"]
+__all__ = ["Entry", "RedisCache"]
 
 log = logging.getLogger(__name__)
 
 _ZLIB_FLAG, _EXPIRY_FLAG = 0x01, 0x02
+
+
+class Entry(NamedTuple):
+    """A decoded L2 entry: the value, its expiry (epoch ms, or None) and stored size."""
+
+    value: Any
+    expires_at_ms: int | None
+    size: int
+
 
 _INVALIDATE_TAGS = """
 local removed = 0
@@ -139,11 +148,11 @@ class RedisCache:
             return bytes((flags,)) + data
         return bytes((flags | _EXPIRY_FLAG,)) + expires_at_ms.to_bytes(8, "big") + data
 
-    def decode_entry(self, raw: bytes) -> tuple[Any, int | None]:
-        """``(value, expires_at_ms)``; raises ``ValueError`` (and friends) on bad data."""
+    def decode_entry(self, raw: bytes) -> Entry:
+        """The entry in ``raw``; raises ``ValueError`` (and friends) on bad data."""
         head = raw[0] if raw else 0xFF
         if head > 3:
-            return int(raw), None  # a counter written by INCRBY; garbage raises ValueError
+            return Entry(int(raw), None, len(raw))  # an INCRBY counter; garbage raises
         body, expires = raw[1:], None
         if head & _EXPIRY_FLAG:
             if len(body) < 8:
@@ -151,7 +160,7 @@ class RedisCache:
             expires, body = int.from_bytes(body[:8], "big"), body[8:]
         if head & _ZLIB_FLAG:
             body = zlib.decompress(body)
-        return self.serializer.loads(body), expires
+        return Entry(self.serializer.loads(body), expires, len(raw))
 
     def decode(self, raw: bytes) -> Any:
         """The value in ``raw`` (see :meth:`decode_entry`)."""
@@ -189,8 +198,8 @@ class RedisCache:
         entry = await self.get_entry(key)
         return None if entry is None else entry[0]
 
-    async def get_entry(self, key: str) -> tuple[Any, int | None] | None:
-        """``(value, expires_at_ms)`` or ``None`` on a miss (what the tiered cache needs)."""
+    async def get_entry(self, key: str) -> Entry | None:
+        """The decoded entry, or ``None`` on a miss (what the tiered cache needs)."""
         k = self.full_key(key)
         try:
             raw = await self.client.get(k)
@@ -209,10 +218,10 @@ class RedisCache:
         return entry
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
-        return {k: v for k, (v, _) in (await self.get_many_entries(keys)).items()}
+        return {k: e.value for k, e in (await self.get_many_entries(keys)).items()}
 
-    async def get_many_entries(self, keys: Iterable[str]) -> dict[str, tuple[Any, int | None]]:
-        """``{key: (value, expires_at_ms)}`` for the keys present, in one ``MGET``."""
+    async def get_many_entries(self, keys: Iterable[str]) -> dict[str, Entry]:
+        """``{key: entry}`` for the keys present, in one ``MGET``."""
         wanted = list(keys)
         if not wanted:
             return {}
@@ -221,7 +230,7 @@ class RedisCache:
             raws = await self.client.mget(full)
         except self._errors as e:
             raise self._unavailable(e) from e
-        found: dict[str, tuple[Any, int | None]] = {}
+        found: dict[str, Entry] = {}
         for key, fk, raw in zip(wanted, full, raws, strict=True):
             if raw is None:
                 self.stats.misses += 1

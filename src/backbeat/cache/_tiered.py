@@ -33,7 +33,7 @@ import msgpack
 
 from backbeat.cache._memory import MemoryCache
 from backbeat.cache._protocol import CacheStats, normalize_key
-from backbeat.cache._redis import RedisCache
+from backbeat.cache._redis import Entry, RedisCache
 from backbeat.errors import Unavailable
 
 __all__ = ["TieredCache"]
@@ -143,18 +143,18 @@ class TieredCache:
         entry = await self._l2(lambda: self.l2.get_entry(key))
         if entry is _SKIPPED or entry is None:
             return None
-        value, expires = entry
-        self._fill_l1(key, value, expires, epoch)
-        return value
+        self._fill_l1(key, entry, epoch)
+        return entry.value
 
-    def _fill_l1(self, key: str, value: Any, expires: int | None, epoch: int) -> None:
+    def _fill_l1(self, key: str, entry: Entry, epoch: int) -> None:
         # An invalidation that arrived while we read L2 may concern this very
         # value: then it is not copied into L1 (the next read goes to L2 again).
         if epoch != self._epoch:
             return
-        ttl = self._l1_ttl(expires)
-        if expires is None or ttl > 0:
-            self.l1.set_sync(key, value, ttl=ttl)
+        ttl = self._l1_ttl(entry.expires_at_ms)
+        if entry.expires_at_ms is None or ttl > 0:
+            # The stored size stands in for the deep-size estimate: cheaper, and close.
+            self.l1.set_sync(key, entry.value, ttl=ttl, size=entry.size)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         self._ensure_listener()
@@ -171,9 +171,9 @@ class TieredCache:
             epoch = self._epoch
             entries = await self._l2(lambda: self.l2.get_many_entries(missing))
             if entries is not _SKIPPED:
-                for k, (value, expires) in entries.items():
-                    self._fill_l1(k, value, expires, epoch)
-                    found[k] = value
+                for k, entry in entries.items():
+                    self._fill_l1(k, entry, epoch)
+                    found[k] = entry.value
         return found
 
     # -- writes ---------------------------------------------------------------------
