@@ -7,6 +7,7 @@ share an environment with other programs without ambiguity::
     REDIS_URL=redis://localhost:6379/0        # or BACKBEAT_REDIS_URL
     CACHE_TTL_DEFAULT=300
     ENCRYPTION_KEY=<base64url 32-byte key>[,<older key>...]
+    ENCRYPTION_KEY_FILE=/path/to/keys          # instead of ENCRYPTION_KEY
     HASH_ALGORITHM=sha256
     DEFAULT_LOCALE=en_US
     SUPPORTED_LOCALES=en_US,fr_FR,es_ES,de_DE
@@ -55,6 +56,7 @@ _ACCEPTED: dict[str, str] = {
     "database_url": "a URL postgresql://user@host:port/db or sqlite:///path/to/file.db",
     "cache_ttl_default": "a whole number of seconds, 0 or more",
     "encryption_key": "one or more comma-separated base64url-encoded 32-byte keys",
+    "encryption_key_file": "a path to a file of base64url keys, one per line",
     "hash_algorithm": "one of " + ", ".join(_HASH_ALGORITHMS),
     "default_locale": "a locale tag such as en_US, fr_FR, pt_BR or zh_Hans_CN",
     "supported_locales": "a comma-separated list of locale tags such as en_US,fr_FR",
@@ -107,6 +109,7 @@ class Settings(BaseSettings):
     database_url: str = Field("", validation_alias=_env("DATABASE_URL"))
     cache_ttl_default: int = Field(300, ge=0, validation_alias=_env("CACHE_TTL_DEFAULT"))
     encryption_key: SecretStr | None = Field(None, validation_alias=_env("ENCRYPTION_KEY"))
+    encryption_key_file: Path | None = Field(None, validation_alias=_env("ENCRYPTION_KEY_FILE"))
     hash_algorithm: str = Field("sha256", validation_alias=_env("HASH_ALGORITHM"))
     default_locale: str = Field("en_US", validation_alias=_env("DEFAULT_LOCALE"))
     supported_locales: Annotated[tuple[str, ...], NoDecode] = Field(

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from backbeat.cache import MemoryCache, TieredCache
+    from backbeat.security import Keyring
 
 __all__ = ["Toolkit"]
 
@@ -50,6 +51,7 @@ class Toolkit:
         self._redis: Redis | None = None
         self._engine: AsyncEngine | None = None
         self._cache: MemoryCache | TieredCache | None = None
+        self._keyring: Keyring | None = None
         self._closed = False
 
     @classmethod
@@ -99,6 +101,32 @@ class Toolkit:
                 l2 = RedisCache(self.redis_client(), default_ttl=ttl)
                 self._cache = TieredCache(MemoryCache(default_ttl=ttl), l2)
         return self._cache
+
+    @property
+    def keyring(self) -> Keyring:
+        """The :class:`~backbeat.security.Keyring` from ``ENCRYPTION_KEY`` or its key file.
+
+        Raises ``ConfigurationError`` (``config.no_encryption_key``) when neither
+        is set: encrypting with a key nobody saved would lose data.
+        """
+        if self._keyring is None:
+            try:
+                from backbeat.security import Keyring
+            except ImportError as e:
+                raise _missing_extra("security", "cryptography") from e
+            if self.settings.encryption_key is not None:
+                self._keyring = Keyring.from_string(self.settings.encryption_key.get_secret_value())
+            elif self.settings.encryption_key_file is not None:
+                self._keyring = Keyring.from_file(self.settings.encryption_key_file)
+            else:
+                raise ConfigurationError(
+                    "config.no_encryption_key",
+                    message=(
+                        "No encryption key: set ENCRYPTION_KEY or ENCRYPTION_KEY_FILE "
+                        "(create one with `backbeat keys generate`)."
+                    ),
+                )
+        return self._keyring
 
     # -- backends (lazy) --------------------------------------------------------
 
