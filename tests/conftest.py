@@ -60,9 +60,10 @@ def key_prefix() -> str:
 
 @pytest.fixture
 async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[object]:
-    from redis.asyncio import Redis
+    from redis.asyncio import BlockingConnectionPool, Redis
 
-    client = Redis.from_url(redis_url)
+    # As the toolkit does: bursts wait for one of 100 connections instead of failing.
+    client = Redis.from_pool(BlockingConnectionPool.from_url(redis_url, max_connections=100))
     try:
         yield client
     finally:

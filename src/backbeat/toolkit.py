@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from backbeat.cache import MemoryCache, TieredCache
+    from backbeat.ratelimit import Limit, RateLimiter
     from backbeat.security import Keyring
 
 __all__ = ["Toolkit"]
@@ -127,6 +128,23 @@ class Toolkit:
                     ),
                 )
         return self._keyring
+
+    def rate_limiter(
+        self, *limits: Limit | str, algorithm: str = "gcra", fail_open: bool = False
+    ) -> RateLimiter:
+        """A :class:`~backbeat.ratelimit.RateLimiter` on Redis when ``REDIS_URL`` is set
+        (shared by every process), in this process's memory otherwise."""
+        from backbeat.ratelimit import MemoryStore, RateLimiter, RedisStore
+
+        store = (
+            MemoryStore() if self.settings.redis_url is None else RedisStore(self.redis_client())
+        )
+        return RateLimiter(
+            *limits,
+            store=store,
+            algorithm=algorithm,  # type: ignore[arg-type]
+            fail_open=fail_open,
+        )
 
     # -- backends (lazy) --------------------------------------------------------
 
