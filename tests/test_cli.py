@@ -61,3 +61,43 @@ def test_serve_answers_health_on_a_real_socket(tmp_path: Path, free_port: int) -
         proc.wait(timeout=10)
         if proc.stdout:
             proc.stdout.close()
+
+
+def test_keys_generate_rotate_show_never_print_secrets_unless_asked(tmp_path: Path) -> None:
+    from backbeat.security import Keyring
+
+    runner = CliRunner()
+    path = tmp_path / "keys"
+    gen = runner.invoke(app, ["keys", "generate", "--file", str(path)])
+    assert gen.exit_code == 0, gen.output
+    ring = Keyring.from_file(path)
+    assert ring.primary_id in gen.output
+    assert ring.export() not in gen.output
+    assert "ENCRYPTION_KEY=" not in gen.output
+    assert path.stat().st_mode & 0o777 == 0o600
+
+    again = runner.invoke(app, ["keys", "generate", "--file", str(path)])
+    assert again.exit_code != 0  # refuses to overwrite
+
+    rot = runner.invoke(app, ["keys", "rotate", "--file", str(path)])
+    assert rot.exit_code == 0
+    rotated = Keyring.from_file(path)
+    assert rotated.key_ids[1] == ring.primary_id
+    assert rotated.primary_id in rot.output
+    assert rotated.export() not in rot.output
+
+    shown = runner.invoke(app, ["keys", "show", "--file", str(path)])
+    assert shown.output.splitlines()[0] == f"{rotated.primary_id}  (primary)"
+    assert rotated.export() not in shown.output
+    revealed = runner.invoke(app, ["keys", "show", "--file", str(path), "--reveal"])
+    assert f"ENCRYPTION_KEY={rotated.export()}" in revealed.output
+
+
+def test_keys_rotate_without_a_file_is_one_clear_line(tmp_path: Path) -> None:
+    env = {**os.environ, "BACKBEAT_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        [BACKBEAT, "keys", "rotate"], env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert "Cannot read the key file" in proc.stderr
+    assert "Traceback" not in proc.stderr
