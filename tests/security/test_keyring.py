@@ -71,7 +71,8 @@ def test_known_answer_vectors_decrypt_through_our_token_format(
 
 def test_token_layout() -> None:
     ring = Keyring.generate()
-    raw = b64url_decode(ring.encrypt(b"hello"))
+    raw = ring.encrypt(b"hello")
+    assert b64url_decode(ring.encrypt_text(b"hello"))[:5] == raw[:5]
     assert raw[0] == 1
     assert raw[1:5].hex() == ring.primary_id
     assert len(raw) == 1 + 4 + 12 + 5 + 16
@@ -80,7 +81,10 @@ def test_token_layout() -> None:
 def test_round_trip_with_associated_data() -> None:
     ring = Keyring.generate()
     token = ring.encrypt("spotify refresh token", associated_data=b"user:42")
-    assert isinstance(token, str)
+    assert isinstance(token, bytes)
+    text = ring.encrypt_text("spotify refresh token", associated_data=b"user:42")
+    assert isinstance(text, str)
+    assert ring.decrypt(text, associated_data=b"user:42") == b"spotify refresh token"
     assert ring.decrypt(token, associated_data=b"user:42") == b"spotify refresh token"
     with pytest.raises(DecryptionError):
         ring.decrypt(token, associated_data=b"user:43")
@@ -95,11 +99,13 @@ def test_nonces_are_fresh() -> None:
 
 def test_every_flipped_byte_is_detected() -> None:
     ring = Keyring.generate()
-    raw = bytearray(b64url_decode(ring.encrypt(b"secret payload", associated_data=b"ad")))
+    raw = bytearray(ring.encrypt(b"secret payload", associated_data=b"ad"))
     for i in range(len(raw)):
         for bit in (0x01, 0x80):
             tampered = bytearray(raw)
             tampered[i] ^= bit
+            with pytest.raises((DecryptionError, UnknownKey)):
+                ring.decrypt(bytes(tampered), associated_data=b"ad")
             with pytest.raises((DecryptionError, UnknownKey)):
                 ring.decrypt(b64url_encode(bytes(tampered)), associated_data=b"ad")
 
@@ -107,7 +113,7 @@ def test_every_flipped_byte_is_detected() -> None:
 @pytest.mark.parametrize("cut", [0, 1, 5, 17, 32])
 def test_truncated_tokens_are_refused(cut: int) -> None:
     ring = Keyring.generate()
-    raw = b64url_decode(ring.encrypt(b"x" * 10))
+    raw = ring.encrypt(b"x" * 10)
     with pytest.raises(DecryptionError):
         ring.decrypt(b64url_encode(raw[:cut]))
 
@@ -137,6 +143,12 @@ def test_rotation_lifecycle() -> None:
     moved = ring.reencrypt(old, associated_data=b"r1")
     assert ring.key_id_of(moved) == k2
     assert ring.reencrypt(moved, associated_data=b"r1") == moved
+    text = ring.encrypt_text(b"t")
+    assert ring.reencrypt(text) == text
+    old_text = b64url_encode(old)
+    moved_text = ring.reencrypt(old_text, associated_data=b"r1")
+    assert isinstance(moved_text, str)
+    assert ring.decrypt(moved_text, associated_data=b"r1") == b"data"
     ring.remove(k1)
     assert ring.decrypt(moved, associated_data=b"r1") == b"data"
     with pytest.raises(UnknownKey):

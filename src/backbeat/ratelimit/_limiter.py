@@ -61,10 +61,12 @@ class RateLimiter:
         self.prefix = prefix
         self.fail_open = fail_open
         self._outage = False
+        tag = "g" if algorithm == "gcra" else "w"
+        self._suffixes = [f":{tag}:{lim.count}/{lim.period:g}" for lim in self.limits]
 
     def keys_for(self, key: str) -> list[str]:
-        tag = "g" if self.algorithm == "gcra" else "w"
-        return [f"{self.prefix}{{{key}}}:{tag}:{lim.count}/{lim.period:g}" for lim in self.limits]
+        head = f"{self.prefix}{{{key}}}"
+        return [head + suffix for suffix in self._suffixes]
 
     async def hit(self, key: str, cost: int = 1) -> Decision:
         """Count a request of ``cost`` against ``key`` if every limit allows it."""

@@ -15,13 +15,21 @@ key in one Redis Cluster hash slot, as a multi-key script requires.
 from __future__ import annotations
 
 import bisect
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from backbeat.errors import Unavailable
-from backbeat.ratelimit._model import Decision, Limit, _check_cost, gcra_decide, window_decide
+from backbeat.ratelimit._model import (
+    _EPSILON,
+    Decision,
+    Limit,
+    _check_cost,
+    gcra_decide,
+    window_decide,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -54,6 +62,8 @@ class MemoryStore:
         return self.gcra_sync(keys, limits, cost)
 
     def gcra_sync(self, keys: Sequence[str], limits: Sequence[Limit], cost: int) -> Decision:
+        if len(limits) == 1 and 1 <= cost <= limits[0].count:
+            return self._gcra_one(keys[0], limits[0], cost)
         with self._lock:
             now = self._clock()
             new, decision = gcra_decide([self._tats.get(k) for k in keys], limits, now, cost)
@@ -62,6 +72,25 @@ class MemoryStore:
                     self._tats[k] = tat
             self._maybe_sweep(now)
         return decision
+
+    def _gcra_one(self, key: str, lim: Limit, cost: int) -> Decision:
+        # gcra_decide specialised to one limit: the hot path of most deployments.
+        interval = lim.interval
+        with self._lock:
+            now = self._clock()
+            tat = self._tats.get(key, now)
+            if tat < now:
+                tat = now
+            new_tat = tat + cost * interval
+            wait = new_tat - lim.period - now
+            if wait > _EPSILON:
+                return Decision(False, lim, 0, tat - now, wait)
+            self._tats[key] = new_tat
+            self._ops += 1
+            if not self._ops % 10_000:
+                self._sweep(now)
+        remaining = int((lim.period - (new_tat - now)) / interval + 1e-9)
+        return Decision(True, lim, remaining, new_tat - now, 0.0)
 
     async def sliding_window(
         self, keys: Sequence[str], limits: Sequence[Limit], cost: int
@@ -88,10 +117,12 @@ class MemoryStore:
                 self._logs.pop(k, None)
 
     def _maybe_sweep(self, now: float) -> None:
-        # Amortised clean-up of keys whose state no longer matters (lock held).
         self._ops += 1
-        if self._ops % 10_000:
-            return
+        if not self._ops % 10_000:
+            self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        # Amortised clean-up of keys whose state no longer matters (lock held).
         for k in [k for k, tat in self._tats.items() if tat <= now]:
             del self._tats[k]
         for k in [k for k, log in self._logs.items() if not log]:
@@ -131,6 +162,22 @@ for i = 1, n do
   if rem < best_rem then best_i, best_rem, best_reset = i, rem, news[i] - now end
 end
 return {1, best_i, best_rem, tostring(best_reset), '0'}
+"""
+
+# The common case, one limit, without loops or tables: every microsecond of Lua
+# is paid on each request. Returns integers only (cheaper replies to parse).
+_GCRA_ONE_LUA = """
+local t = redis.call('TIME')
+local now = t[1] * 1000000 + t[2]
+local cost, period, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local interval = period / count
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local new_tat = tat + cost * interval
+local wait = new_tat - period - now
+if wait > 0.001 then return {0, 1, 0, math.floor(tat - now), math.ceil(wait)} end
+redis.call('SET', KEYS[1], string.format('%.17g', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
+return {1, 1, math.floor((period - (new_tat - now)) / interval + 1e-9), math.ceil(new_tat - now), 0}
 """
 
 _WINDOW_LUA = """
@@ -186,11 +233,14 @@ class RedisStore:
     def __init__(self, client: Redis) -> None:
         self.client = client
         self._gcra = client.register_script(_GCRA_LUA)
+        self._gcra_one = client.register_script(_GCRA_ONE_LUA)
         self._window = client.register_script(_WINDOW_LUA)
         self._errors = _redis_errors()
 
     @staticmethod
-    def _args(limits: Sequence[Limit], cost: int) -> list[int]:
+    @functools.lru_cache(maxsize=256)
+    def _args(limits: tuple[Limit, ...], cost: int) -> list[int]:
+        _check_cost(limits, cost)
         args = [cost]
         for lim in limits:
             args += [round(lim.period * 1_000_000), lim.count]
@@ -199,9 +249,9 @@ class RedisStore:
     async def _run(
         self, script: object, keys: Sequence[str], limits: Sequence[Limit], cost: int
     ) -> Decision:
-        _check_cost(limits, cost)
+        args = self._args(tuple(limits), cost)
         try:
-            raw = await script(keys=list(keys), args=self._args(limits, cost))  # type: ignore[operator]
+            raw = await script(keys=keys, args=args)  # type: ignore[operator]
         except self._errors as e:
             raise Unavailable(
                 "ratelimit.unavailable",
@@ -218,7 +268,8 @@ class RedisStore:
         )
 
     async def gcra(self, keys: Sequence[str], limits: Sequence[Limit], cost: int) -> Decision:
-        return await self._run(self._gcra, keys, limits, cost)
+        script = self._gcra_one if len(limits) == 1 else self._gcra
+        return await self._run(script, keys, limits, cost)
 
     async def sliding_window(
         self, keys: Sequence[str], limits: Sequence[Limit], cost: int

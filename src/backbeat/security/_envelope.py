@@ -55,7 +55,7 @@ class KeyringKeyProvider:
         self.keyring = keyring
 
     def wrap(self, data_key: bytes, *, context: bytes) -> bytes:
-        return self.keyring.encrypt(data_key, associated_data=b"dek\x1f" + context).encode()
+        return self.keyring.encrypt(data_key, associated_data=b"dek\x1f" + context)
 
     def unwrap(self, wrapped: bytes, *, context: bytes) -> bytes:
         return self.keyring.decrypt(wrapped, associated_data=b"dek\x1f" + context)

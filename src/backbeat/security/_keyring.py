@@ -1,8 +1,11 @@
 """``Keyring``: versioned AES-256-GCM keys with rotation, and the field helpers.
 
-Token format (then base64url without padding, so it is ASCII and URL-safe)::
+Token format (``encrypt`` returns these bytes; ``encrypt_text`` the same as
+base64url without padding, for text columns, JSON and URLs)::
 
     0x01 | key id (4 bytes) | nonce (12 bytes) | ciphertext | GCM tag (16 bytes)
+
+``decrypt`` takes either: ``bytes`` are a binary token, ``str`` a text one.
 
 The version byte and key id are authenticated too (they are prepended to the
 associated data), so no header byte can be changed unnoticed. A key id is the
@@ -97,6 +100,7 @@ class Keyring:
         self._keys: dict[str, bytes] = {}
         self._order: list[str] = []  # primary first
         self._uses: dict[str, int] = {}
+        self._aeads: dict[str, AESGCM] = {}
         self._lock = threading.Lock()
         for key in keys:
             self._add(key, primary=False)
@@ -218,6 +222,7 @@ class Keyring:
                 )
             if kid in self._keys:
                 del self._keys[kid]
+                self._aeads.pop(kid, None)
                 self._order.remove(kid)
 
     def __contains__(self, kid: object) -> bool:
@@ -228,45 +233,62 @@ class Keyring:
 
     # -- AEAD ------------------------------------------------------------------------------
 
-    def encrypt(self, plaintext: bytes | str, *, associated_data: bytes | str = b"") -> str:
-        """AES-256-GCM under the primary key; ``associated_data`` is authenticated, not stored."""
+    def _aead(self, kid: str) -> AESGCM:
+        # One AESGCM object per key: building one expands the key schedule.
+        aead = self._aeads.get(kid)
+        if aead is None:
+            aead = self._aeads[kid] = AESGCM(self._keys[kid])
+        return aead
+
+    def encrypt(self, plaintext: bytes | str, *, associated_data: bytes | str = b"") -> bytes:
+        """AES-256-GCM under the primary key: a binary token (see the module docstring).
+
+        ``associated_data`` is authenticated, not stored: pass the same to ``decrypt``.
+        """
         data = _as_bytes(plaintext, "plaintext")
         aad = _as_bytes(associated_data, "associated_data")
         with self._lock:
             kid = self._order[0]
-            key = self._keys[kid]
+            aead = self._aead(kid)
             uses = self._uses[kid] = self._uses.get(kid, 0) + 1
         if uses == _WARN_AT:
             log.warning("key %s has encrypted 2**30 messages in this process: rotate it", kid)
         header = _VERSION + bytes.fromhex(kid)
         nonce = os.urandom(_NONCE_LEN)
-        sealed = AESGCM(key).encrypt(nonce, data, header + aad)
-        return b64url_encode(header + nonce + sealed)
+        return header + nonce + aead.encrypt(nonce, data, header + aad)
 
-    def decrypt(self, token: str | bytes, *, associated_data: bytes | str = b"") -> bytes:
+    def encrypt_text(self, plaintext: bytes | str, *, associated_data: bytes | str = b"") -> str:
+        """:meth:`encrypt` as base64url text (for text columns, JSON, URLs)."""
+        return b64url_encode(self.encrypt(plaintext, associated_data=associated_data))
+
+    def decrypt(self, token: bytes | str, *, associated_data: bytes | str = b"") -> bytes:
         """The plaintext; ``DecryptionError`` for anything tampered, truncated or misbound."""
         aad = _as_bytes(associated_data, "associated_data")
         raw = self._parse(token)
         kid = raw[1:_HEADER_LEN].hex()
-        key = self._keys.get(kid)
-        if key is None:
+        with self._lock:
+            aead = self._aead(kid) if kid in self._keys else None
+        if aead is None:
             raise UnknownKey(details={"key_id": kid})
         nonce = raw[_HEADER_LEN : _HEADER_LEN + _NONCE_LEN]
         try:
-            return AESGCM(key).decrypt(
-                nonce, raw[_HEADER_LEN + _NONCE_LEN :], raw[:_HEADER_LEN] + aad
-            )
+            body = memoryview(raw)[_HEADER_LEN + _NONCE_LEN :]  # no copy of large payloads
+            return aead.decrypt(nonce, body, raw[:_HEADER_LEN] + aad)
         except InvalidTag:
             raise DecryptionError() from None
 
-    def reencrypt(self, token: str | bytes, *, associated_data: bytes | str = b"") -> str:
-        """The same plaintext under the current primary key (returns ``token`` if already so)."""
+    def reencrypt(self, token: bytes | str, *, associated_data: bytes | str = b"") -> bytes | str:
+        """The same plaintext under the primary key, in the token's form (bytes or text).
+
+        Returns ``token`` itself when it is already under the primary (after
+        authenticating it).
+        """
+        plaintext = self.decrypt(token, associated_data=associated_data)
         if self.key_id_of(token) == self.primary_id:
-            self.decrypt(token, associated_data=associated_data)  # still authenticate it
-            return token if isinstance(token, str) else token.decode("ascii")
-        return self.encrypt(
-            self.decrypt(token, associated_data=associated_data), associated_data=associated_data
-        )
+            return token
+        if isinstance(token, str):
+            return self.encrypt_text(plaintext, associated_data=associated_data)
+        return self.encrypt(plaintext, associated_data=associated_data)
 
     def key_id_of(self, token: str | bytes) -> str:
         """Which key a token was made with (no decryption)."""
@@ -274,12 +296,15 @@ class Keyring:
 
     @staticmethod
     def _parse(token: str | bytes) -> bytes:
-        if not isinstance(token, str | bytes):
+        if isinstance(token, bytes):
+            raw = token
+        elif isinstance(token, str):
+            try:
+                raw = b64url_decode(token)
+            except (binascii.Error, ValueError, UnicodeEncodeError):
+                raise DecryptionError("security.malformed_token") from None
+        else:
             raise DecryptionError("security.malformed_token")
-        try:
-            raw = b64url_decode(token)
-        except (binascii.Error, ValueError, UnicodeEncodeError):
-            raise DecryptionError("security.malformed_token") from None
         if len(raw) < _HEADER_LEN + _NONCE_LEN + _TAG_LEN or raw[:1] != _VERSION:
             raise DecryptionError("security.malformed_token")
         return raw
@@ -316,7 +341,7 @@ def encrypt_sensitive_data(
 ) -> dict[str, Any]:
     """Encrypt each field's JSON value, bound to its field name and ``record_id``.
 
-    Returns a new dict whose selected fields (all by default) hold tokens. A
+    Returns a new dict whose selected fields (all by default) hold text tokens. A
     token moved to another field or another record fails to decrypt, so an
     attacker with write access to the table cannot swap values around.
     """
@@ -325,7 +350,7 @@ def encrypt_sensitive_data(
     out = dict(data)
     for name in chosen & set(data):
         plaintext = json.dumps(data[name], separators=(",", ":"), ensure_ascii=False)
-        out[name] = ring.encrypt(plaintext, associated_data=_field_aad(record_id, name))
+        out[name] = ring.encrypt_text(plaintext, associated_data=_field_aad(record_id, name))
     return out
 
 
