@@ -208,3 +208,19 @@ def test_middleware_503_when_failing_closed() -> None:
     r = client.get("/v1/tracks")
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "ratelimit.unavailable"
+
+
+async def test_memory_store_forgets_keys_whose_state_expired() -> None:
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    gcra = RateLimiter("5/s", store=store)
+    window = RateLimiter("5/s", store=store, algorithm="sliding_window")
+    for i in range(5000):
+        await gcra.hit(f"g{i}")
+        await window.hit(f"w{i}")
+    clock.now += 10
+    for _ in range(10_000):  # enough operations to trigger the amortised sweep
+        await gcra.hit("live")
+        clock.now += 0.001
+    assert len(store._tats) < 10
+    assert len(store._logs) < 10

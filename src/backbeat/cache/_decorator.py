@@ -342,7 +342,12 @@ class _Cached(Generic[P, R]):
     ) -> Any:
         start = time.perf_counter()
         try:
-            value = await cast(Callable[..., Awaitable[Any]], self.fn)(*args, **kwargs)
+            if self.is_async:
+                value = await cast(Callable[..., Awaitable[Any]], self.fn)(*args, **kwargs)
+            else:  # a plain function reached through the event loop: off the loop thread
+                import anyio.to_thread
+
+                value = await anyio.to_thread.run_sync(functools.partial(self.fn, *args, **kwargs))
         except BaseException:
             self.stats.load_errors += 1
             raise
@@ -401,8 +406,10 @@ class _Cached(Generic[P, R]):
     def _call_sync(self, *args: Any, **kwargs: Any) -> Any:
         cache = self.cache
         if not isinstance(cache, MemoryCache):
+            # Same path as async functions (single flight, cross-process lock),
+            # run on the event loop that owns the cache.
             return self._sync_cache_call(
-                lambda c: None, lambda c: self._call_async_sync_fn(*args, **kwargs)
+                lambda c: None, lambda c: self._call_async(*args, **kwargs)
             )
         key = self.key_for(*args, **kwargs)
         found, value, fresh = self._unwrap(cache.get_sync(key))
@@ -418,28 +425,6 @@ class _Cached(Generic[P, R]):
             return value
         self.stats.misses += 1
         return self._sync_single_flight(cache, key, args, kwargs, False)
-
-    async def _call_async_sync_fn(self, *args: Any, **kwargs: Any) -> Any:
-        """A sync function with an async cache, run from a worker thread via the loop."""
-        cache = self.cache
-        key = self.key_for(*args, **kwargs)
-        found, value, fresh = self._unwrap(await cache.get(key))
-        if found and fresh:
-            self.stats.hits += 1
-            return value
-        self.stats.misses += 1
-        import anyio.to_thread
-
-        start = time.perf_counter()
-        try:
-            value = await anyio.to_thread.run_sync(functools.partial(self.fn, *args, **kwargs))
-        finally:
-            self.stats.loads += 1
-            self.stats.load_seconds += time.perf_counter() - start
-        if value is not None or self.cache_none:
-            envelope, store_ttl = self._envelope(value, cache)
-            await cache.set(key, envelope, ttl=store_ttl, tags=self._tags_for(args, kwargs))
-        return value
 
     def _sync_single_flight(
         self,

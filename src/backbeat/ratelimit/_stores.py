@@ -57,6 +57,7 @@ class MemoryStore:
         self._logs: dict[str, list[float]] = {}
         self._lock = threading.Lock()
         self._ops = 0
+        self._longest_period = 0.0
 
     async def gcra(self, keys: Sequence[str], limits: Sequence[Limit], cost: int) -> Decision:
         return self.gcra_sync(keys, limits, cost)
@@ -83,12 +84,12 @@ class MemoryStore:
                 tat = now
             new_tat = tat + cost * interval
             wait = new_tat - lim.period - now
-            if wait > _EPSILON:
-                return Decision(False, lim, 0, tat - now, wait)
-            self._tats[key] = new_tat
             self._ops += 1
             if not self._ops % 10_000:
                 self._sweep(now)
+            if wait > _EPSILON:
+                return Decision(False, lim, 0, tat - now, wait)
+            self._tats[key] = new_tat
         remaining = int((lim.period - (new_tat - now)) / interval + 1e-9)
         return Decision(True, lim, remaining, new_tat - now, 0.0)
 
@@ -99,6 +100,7 @@ class MemoryStore:
         with self._lock:
             now = self._clock()
             logs = []
+            self._longest_period = max(self._longest_period, *(lim.period for lim in limits))
             for k, lim in zip(keys, limits, strict=True):
                 log = self._logs.setdefault(k, [])
                 del log[: bisect.bisect_right(log, now - lim.period)]
@@ -125,7 +127,8 @@ class MemoryStore:
         # Amortised clean-up of keys whose state no longer matters (lock held).
         for k in [k for k, tat in self._tats.items() if tat <= now]:
             del self._tats[k]
-        for k in [k for k, log in self._logs.items() if not log]:
+        horizon = now - self._longest_period  # no window reaches further back
+        for k in [k for k, log in self._logs.items() if not log or log[-1] <= horizon]:
             del self._logs[k]
 
 
