@@ -1,9 +1,11 @@
 """The ``backbeat`` command.
 
-``backbeat serve`` starts the HTTP service; ``backbeat keys generate|rotate|show``
+``backbeat serve`` starts the HTTP service; ``backbeat db upgrade`` migrates the
+schema; ``backbeat audit verify|export`` checks and exports the audit trail;
+``backbeat keys generate|rotate|show``
 manages the keyring (secret material is printed only with ``--show-secret`` /
 ``--reveal``); ``backbeat --version`` prints the version. Batch commands
-(analyze, audit, dsr, anonymize) join as their subpackages land. Bad
+(analyze, dsr, anonymize) join as their subpackages land. Bad
 configuration exits with status 2 and one clear line, never a traceback.
 """
 
@@ -149,6 +151,76 @@ def keys_show(
         return
     path = _key_file(file)
     _print_ring(Keyring.from_file(path), path, reveal)
+
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration to DATABASE_URL (SQLite under ./var by default)."""
+    import anyio
+
+    from backbeat.toolkit import Toolkit
+
+    async def run() -> str | None:
+        from backbeat.storage import current_revision
+
+        async with Toolkit.from_env() as tk:
+            await tk.migrate()
+            return await current_revision(tk.database_engine())
+
+    typer.echo(f"database at revision {anyio.run(run)}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    chain: Annotated[str | None, typer.Option(help="One chain (default: every chain).")] = None,
+) -> None:
+    """Check every link, MAC and signed checkpoint; exit 1 naming the first bad event."""
+    import anyio
+
+    from backbeat.audit import verify_chain
+    from backbeat.toolkit import Toolkit
+
+    async def run() -> bool:
+        async with Toolkit.from_env() as tk:
+            trail = tk.audit
+            names = [chain] if chain else await trail.store.chains()
+            ok = True
+            for name in names:
+                report = await verify_chain(trail.store, trail.sealer, name)
+                typer.echo(report.describe(), err=not report.ok)
+                ok = ok and report.ok
+            if not names:
+                typer.echo("audit log is empty")
+            return ok
+
+    if not anyio.run(run):
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    actor: Annotated[str | None, typer.Option()] = None,
+    action: Annotated[str | None, typer.Option()] = None,
+    resource: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Write matching events to stdout as JSON Lines."""
+    import sys
+
+    import anyio
+
+    from backbeat.toolkit import Toolkit
+
+    async def run() -> None:
+        async with Toolkit.from_env() as tk:
+            await tk.audit.export_jsonl(sys.stdout, actor=actor, action=action, resource=resource)
+
+    anyio.run(run)
 
 
 def main() -> None:

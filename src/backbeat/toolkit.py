@@ -14,8 +14,8 @@ is defined.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -29,11 +29,14 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from backbeat.audit import AuditTrail
     from backbeat.cache import MemoryCache, TieredCache
     from backbeat.ratelimit import Limit, RateLimiter
     from backbeat.security import Keyring
 
 __all__ = ["Toolkit"]
+
+log = logging.getLogger(__name__)
 
 
 def _missing_extra(extra: str, package: str) -> ConfigurationError:
@@ -53,6 +56,7 @@ class Toolkit:
         self._engine: AsyncEngine | None = None
         self._cache: MemoryCache | TieredCache | None = None
         self._keyring: Keyring | None = None
+        self._audit: AuditTrail | None = None
         self._closed = False
 
     @classmethod
@@ -73,6 +77,13 @@ class Toolkit:
 
     async def aclose(self) -> None:
         """Close every service that was opened; safe to call twice."""
+        if self._audit is not None:
+            audit, self._audit = self._audit, None
+            await audit.aclose()
+            from backbeat.audit import get_default_trail, set_default_trail
+
+            if get_default_trail() is audit:
+                set_default_trail(None)
         if self._cache is not None:
             cache, self._cache = self._cache, None
             await cache.close()
@@ -146,6 +157,45 @@ class Toolkit:
             fail_open=fail_open,
         )
 
+    @property
+    def audit(self) -> AuditTrail:
+        """The audit trail on ``DATABASE_URL``; also made ``@audited``'s default.
+
+        Events are sealed with keys derived from the keyring; with no
+        ``ENCRYPTION_KEY``/``ENCRYPTION_KEY_FILE`` a key file is created at
+        ``<BACKBEAT_DATA_DIR>/audit.keys`` (back it up: it is what proves the log).
+        ``ENABLE_AUDIT_LOGS=false`` gives a disabled trail. The schema must exist
+        (:meth:`migrate`, ``backbeat db upgrade``).
+        """
+        if self._audit is None:
+            from backbeat.audit import AuditStore, AuditTrail, Sealer, set_default_trail
+
+            store = AuditStore(self.database_engine(), Sealer(self.audit_keyring()))
+            self._audit = AuditTrail(store, enabled=self.settings.enable_audit_logs)
+            set_default_trail(self._audit)
+        return self._audit
+
+    def audit_keyring(self) -> Keyring:
+        """The configured keyring, else the embedded audit key file (created if absent)."""
+        s = self.settings
+        if s.encryption_key is not None or s.encryption_key_file is not None:
+            return self.keyring
+        from backbeat.security import Keyring
+
+        path = s.data_dir / "audit.keys"
+        if path.exists():
+            return Keyring.from_file(path)
+        ring = Keyring.generate()
+        ring.save(path)
+        log.warning("audit: created %s; back it up, it is what proves the audit log", path)
+        return ring
+
+    async def migrate(self) -> None:
+        """Bring the database schema up to date (Alembic ``upgrade head``)."""
+        from backbeat.storage import upgrade
+
+        await upgrade(self.database_engine())
+
     # -- backends (lazy) --------------------------------------------------------
 
     def redis_client(self) -> Redis:
@@ -175,25 +225,13 @@ class Toolkit:
         """The SQLAlchemy async engine for ``DATABASE_URL`` (SQLite under ./var by default)."""
         if self._engine is None:
             try:
-                from sqlalchemy.engine import make_url
-                from sqlalchemy.ext.asyncio import create_async_engine
+                from backbeat.storage import create_engine
             except ImportError as e:
                 raise _missing_extra("server", "sqlalchemy") from e
-            settings = self.settings
-            connect_args: dict[str, Any] = {}
-            if settings.database_backend == "sqlite":
-                # SQLite creates the file on first use, but not its folder.
-                path = make_url(settings.async_database_url).database
-                if path and path != ":memory:":
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
-            else:
-                connect_args["timeout"] = 5.0
             try:
-                self._engine = create_async_engine(
-                    settings.async_database_url, connect_args=connect_args, pool_pre_ping=True
-                )
+                self._engine = create_engine(self.settings.database_url)
             except ImportError as e:
-                extra = "server" if settings.database_backend == "sqlite" else "postgres"
+                extra = "server" if self.settings.database_backend == "sqlite" else "postgres"
                 raise _missing_extra(extra, e.name or "a database driver") from e
         return self._engine
 

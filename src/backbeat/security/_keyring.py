@@ -225,6 +225,24 @@ class Keyring:
                 self._aeads.pop(kid, None)
                 self._order.remove(kid)
 
+    def derive(self, purpose: bytes, *, kid: str | None = None) -> tuple[str, bytes]:
+        """A 32-byte subkey for ``purpose`` from key ``kid`` (default: the primary).
+
+        HKDF-SHA256 (RFC 5869) with ``purpose`` as info: independent keys for
+        independent uses (audit MACs, signing seeds) from one keyring, rotating
+        with it. Returns ``(kid, subkey)``; ``UnknownKey`` if ``kid`` is not here.
+        """
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        with self._lock:
+            kid = kid or self._order[0]
+            key = self._keys.get(kid)
+        if key is None:
+            raise UnknownKey(details={"key_id": kid})
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"backbeat", info=purpose)
+        return kid, hkdf.derive(key)
+
     def __contains__(self, kid: object) -> bool:
         return kid in self._keys
 

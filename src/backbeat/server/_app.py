@@ -31,6 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with Toolkit(resolved) as toolkit:
+            if resolved.database_backend == "sqlite":
+                await toolkit.migrate()  # the embedded default sets itself up
             app.state.toolkit = toolkit
             yield
 

@@ -1,0 +1,21 @@
+"""Persistence: the async engine for ``DATABASE_URL``, the schema, and its migrations.
+
+SQLite under ``./var/`` by default, PostgreSQL (asyncpg) when configured; the
+schema is managed by Alembic (``backbeat db upgrade``; ``backbeat serve`` runs
+it on start for the embedded SQLite). Repositories live with the concern that
+owns the data (``backbeat.audit`` for audit events) and use the tables here.
+"""
+
+from backbeat.storage._engine import create_engine, current_revision, to_async_url, upgrade
+from backbeat.storage._schema import audit_chain_heads, audit_checkpoints, audit_events, metadata
+
+__all__ = [
+    "audit_chain_heads",
+    "audit_checkpoints",
+    "audit_events",
+    "create_engine",
+    "current_revision",
+    "metadata",
+    "to_async_url",
+    "upgrade",
+]
