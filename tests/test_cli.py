@@ -101,3 +101,53 @@ def test_keys_rotate_without_a_file_is_one_clear_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Cannot read the key file" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_db_upgrade_and_audit_verify_on_the_embedded_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    env = {**os.environ, "BACKBEAT_DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    env.pop("ENCRYPTION_KEY", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [BACKBEAT, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    up = run("db", "upgrade")
+    assert up.returncode == 0, up.stderr
+    assert "0001_audit" in up.stdout
+    code = (
+        "import asyncio\n"
+        "from backbeat import Toolkit\n"
+        "from backbeat.audit import audited\n"
+        "async def main():\n"
+        "    async with Toolkit.from_env() as tk:\n"
+        "        _ = tk.audit\n"
+        "        @audited(action='fetch_track', resource='track:{t}')\n"
+        "        async def fetch(t): return t\n"
+        "        for i in range(5): await fetch(str(i))\n"
+        "asyncio.run(main())\n"
+    )
+    rec = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert rec.returncode == 0, rec.stderr
+    ok = run("audit", "verify")
+    assert ok.returncode == 0, ok.stderr
+    assert "intact (5 events" in ok.stdout
+    exported = run("audit", "export", "--action", "fetch_track")
+    assert len(exported.stdout.splitlines()) == 5
+
+    with sqlite3.connect(tmp_path / "backbeat.db") as db:
+        db.execute("UPDATE audit_events SET resource = 'track:999' WHERE seq = 3")
+    bad = run("audit", "verify")
+    assert bad.returncode == 1
+    assert "seq 3" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -60,3 +60,16 @@ def test_redact_url_masks_only_the_password() -> None:
     assert redact_url("redis://:pw@h:6379/0") == "redis://:***@h:6379/0"
     assert redact_url("postgresql://u:pw@db/x") == "postgresql://u:***@db/x"
     assert redact_url("postgresql://u@db/x") == "postgresql://u@db/x"
+
+
+async def test_audit_trail_follows_enable_audit_logs(tmp_path: Path) -> None:
+    from backbeat.audit import get_default_trail
+
+    async with Toolkit(settings(tmp_path, ENABLE_AUDIT_LOGS="false")) as tk:
+        await tk.migrate()
+        assert tk.audit.enabled is False
+        assert get_default_trail() is tk.audit
+    assert get_default_trail() is None  # closing the toolkit unsets its default
+    async with Toolkit(settings(tmp_path)) as tk:
+        assert tk.audit.enabled is True
+        assert (tmp_path / "audit.keys").exists()

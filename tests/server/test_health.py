@@ -53,3 +53,13 @@ def test_our_errors_use_spotifys_error_shape(tmp_path: Path) -> None:
     assert r.headers["Retry-After"] == "2"
     assert r.json()["error"]["status"] == 429
     assert r.json()["error"]["code"] == "ratelimit.exceeded"
+
+
+def test_embedded_database_is_migrated_on_start(tmp_path: Path) -> None:
+    import sqlite3
+
+    with client(tmp_path) as c:
+        c.get("/health")
+    with sqlite3.connect(tmp_path / "backbeat.db") as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"audit_events", "audit_chain_heads", "alembic_version"} <= tables
