@@ -6,6 +6,7 @@ import json
 import threading
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import pytest
 from sqlalchemy import text
@@ -304,3 +305,14 @@ async def test_verification_survives_key_rotation(trail: AuditTrail) -> None:
     assert report.ok, report.describe()
     kids = {e.key_id for e in await trail.query(limit=None)}
     assert len(kids) == 2
+
+
+async def test_closing_a_busy_buffered_trail_never_hangs(store: AuditStore) -> None:
+    for _ in range(20):
+        trail = AuditTrail(store, mode="buffered", flush_interval=0.001)
+        for i in range(20):
+            await trail.record(AuditEvent(action="close-race", resource=str(i)))
+        with anyio.fail_after(10):
+            await trail.aclose()
+        assert trail.pending == 0
+    assert len(await store.query(action="close-race", limit=None)) == 400

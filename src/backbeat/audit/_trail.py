@@ -239,9 +239,11 @@ class AuditTrail:
 
     async def _flush_loop(self) -> None:
         assert self._wakeup is not None
-        while True:
+        while not self._closing:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.flush_interval)
+                async with asyncio.timeout(self.flush_interval):
+                    await self._wakeup.wait()
             self._wakeup.clear()
             try:
                 await self._drain()
