@@ -19,6 +19,7 @@ acknowledgement was lost is found, not written twice.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -124,9 +125,7 @@ class AuditStore:
         sealed = []
         for i, draft in enumerate(drafts):
             event = draft.sealed(seq=last_seq - n + 1 + i, key_id=kid, prev_mac=prev, mac="")
-            event = event.sealed(
-                seq=event.seq, key_id=kid, prev_mac=prev, mac=self.sealer.mac(event)
-            )
+            event = dataclasses.replace(event, mac=self.sealer.mac(event))
             sealed.append(event)
             prev = event.mac
         await conn.execute(
