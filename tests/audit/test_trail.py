@@ -316,3 +316,15 @@ async def test_closing_a_busy_buffered_trail_never_hangs(store: AuditStore) -> N
             await trail.aclose()
         assert trail.pending == 0
     assert len(await store.query(action="close-race", limit=None)) == 400
+
+
+async def test_sync_events_queued_before_the_trail_started_are_kept(store: AuditStore) -> None:
+    trail = AuditTrail(store)
+
+    @audited(action="early", trail=trail)
+    def early() -> int:
+        return 1
+
+    await anyio.to_thread.run_sync(early)  # no event loop bound to the trail yet
+    await trail.aclose()
+    assert len(await store.query(action="early")) == 1

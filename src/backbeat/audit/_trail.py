@@ -14,7 +14,9 @@ Write modes (the guarantee is the point, so it is explicit):
   ``max_queue`` events.
 
 Events of plain ``def`` functions are queued from any thread and committed by
-the trail's event loop (as in buffered mode); ``flush()`` covers them too.
+the trail's event loop (as in buffered mode, but without back-pressure: a sync
+caller is never blocked); ``flush()`` and ``aclose()`` cover them too, even if
+they were queued before the trail first ran on a loop.
 
 Sinks: the database (through :class:`AuditStore`) and any extra sinks, e.g.
 :class:`JsonLogSink`, which receive each event once it is sealed. With
@@ -291,8 +293,7 @@ class AuditTrail:
 
     async def flush(self) -> None:
         """Return once every event recorded so far is committed (raises if it cannot be)."""
-        if self._loop is None:
-            return
+        self._bind_loop()  # events queued from sync code before any async use are kept too
         await self._drain()
 
     async def aclose(self) -> None:
