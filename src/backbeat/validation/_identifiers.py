@@ -1,6 +1,6 @@
 """Music industry identifiers and their check digits.
 
-- **ISRC** (ISO 3901): ``CC-XXX-YY-NNNNN``: country (ISO 3166-1 alpha-2, or one
+- **ISRC** (ISO 3901): ``CC-RRR-YY-DDDDD``: country (ISO 3166-1 alpha-2, or one
   of the codes the IFPI allocates itself), 3-character registrant, 2-digit year of
   reference, 5-digit designation. No check digit. Hyphens and case are forgiven.
 - **UPC-A / EAN-13** (GS1 GTIN-12/13): the last digit is the GS1 mod-10 check:
@@ -69,7 +69,7 @@ class ISRCParts:
 
     @property
     def display(self) -> str:
-        """The hyphenated display form, ``CC-XXX-YY-NNNNN``."""
+        """The hyphenated display form, ``CC-RRR-YY-DDDDD``."""
         return f"{self.country}-{self.registrant}-{self.year}-{self.designation}"
 
 
@@ -78,7 +78,7 @@ def validate_isrc(value: object) -> ISRCParts:
     text = _text("ISRC", value).replace("-", "").upper()
     m = _ISRC.fullmatch(text)
     if m is None:
-        raise _bad("ISRC", value, "expected CC-XXX-YY-NNNNN (12 characters)")
+        raise _bad("ISRC", value, "expected CC-RRR-YY-DDDDD (12 characters)")
     country = m.group(1)
     if not (is_country_code(country) or country in _ISRC_EXTRA_COUNTRIES):
         raise _bad("ISRC", value, f"{country} is not a country code")
