@@ -57,7 +57,7 @@ def test_isrc_valid(given_: str, code: str, parts: tuple[str, ...]) -> None:
 def test_isrc_invalid(bad: object) -> None:
     with pytest.raises(ValidationError) as info:
         validate_isrc(bad)
-    assert info.value.code == "validation.isrc"
+    assert info.value.code.startswith("validation.isrc")
 
 
 @pytest.mark.parametrize("good", ["036000291452", "4006381333931", "0 36000 29145 2"])

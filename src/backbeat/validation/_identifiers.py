@@ -39,21 +39,25 @@ _ISRC = re.compile(r"([A-Z]{2})([A-Z0-9]{3})([0-9]{2})([0-9]{5})")
 _ISWC = re.compile(r"T-?(\d{3})\.?(\d{3})\.?(\d{3})-?(\d)")
 
 
-def _bad(kind: str, value: object, reason: str) -> ValidationError:
+def _bad(code: str, value: object, *, message: str) -> ValidationError:
     shown = value[:40] if isinstance(value, str) else type(value).__name__
-    return ValidationError(
-        f"validation.{kind.lower()}",
-        details={"kind": kind, "value": shown, "reason": reason},
-        message="{value!r} is not a valid {kind}: {reason}.",
-    )
+    return ValidationError(code, details={"value": shown}, message=message)
 
 
-def _text(kind: str, value: object, limit: int = 64) -> str:
-    if not isinstance(value, str):
-        raise _bad(kind, value, "not a string")
-    if len(value) > limit:
-        raise _bad(kind, value, "too long")
+def _text(value: object, code: str, message: str, limit: int = 64) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        raise ValidationError(
+            code,
+            details={"value": value[:40] if isinstance(value, str) else type(value).__name__},
+            message=message,
+        )
     return value.strip()
+
+
+_ISRC_FORMAT = "{value!r} is not an ISRC: expected CC-RRR-YY-DDDDD (12 characters)."
+_UPC_FORMAT = "{value!r} is not a UPC/EAN: expected 12 (UPC-A) or 13 (EAN-13) digits."
+_ISNI_FORMAT = "{value!r} is not an ISNI: expected 15 digits and a check character (0-9 or X)."
+_ISWC_FORMAT = "{value!r} is not an ISWC: expected T-DDD.DDD.DDD-C."
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +79,17 @@ class ISRCParts:
 
 def validate_isrc(value: object) -> ISRCParts:
     """Parse an ISRC (``USRC17607839`` or ``US-RC1-76-07839``)."""
-    text = _text("ISRC", value).replace("-", "").upper()
+    text = _text(value, "validation.isrc", _ISRC_FORMAT).replace("-", "").upper()
     m = _ISRC.fullmatch(text)
     if m is None:
-        raise _bad("ISRC", value, "expected CC-RRR-YY-DDDDD (12 characters)")
+        raise _bad("validation.isrc", value, message=_ISRC_FORMAT)
     country = m.group(1)
     if not (is_country_code(country) or country in _ISRC_EXTRA_COUNTRIES):
-        raise _bad("ISRC", value, f"{country} is not a country code")
+        raise _bad(
+            "validation.isrc_country",
+            value,
+            message="{value!r} is not an ISRC: it does not start with a country code.",
+        )
     return ISRCParts(text, country, m.group(2), m.group(3), m.group(4))
 
 
@@ -93,11 +101,15 @@ def gs1_check_digit(digits: str) -> int:
 
 def validate_upc(value: object) -> str:
     """A UPC-A (12 digits) or EAN-13 (13 digits) with a correct check digit."""
-    text = _text("UPC", value).replace(" ", "").replace("-", "")
+    text = _text(value, "validation.upc", _UPC_FORMAT).replace(" ", "").replace("-", "")
     if not (text.isascii() and text.isdigit()) or len(text) not in (12, 13):
-        raise _bad("UPC", value, "expected 12 (UPC-A) or 13 (EAN-13) digits")
+        raise _bad("validation.upc", value, message=_UPC_FORMAT)
     if gs1_check_digit(text[:-1]) != int(text[-1]):
-        raise _bad("UPC", value, "wrong check digit")
+        raise _bad(
+            "validation.upc_check",
+            value,
+            message="{value!r} is not a UPC/EAN: its check digit is wrong.",
+        )
     return text
 
 
@@ -112,15 +124,19 @@ def isni_check_char(digits15: str) -> str:
 
 def validate_isni(value: object) -> str:
     """An ISNI; returns the 16 characters without spaces (``000000012103268 3``)."""
-    text = _text("ISNI", value).replace(" ", "").replace("-", "").upper()
+    text = _text(value, "validation.isni", _ISNI_FORMAT).replace(" ", "").replace("-", "").upper()
     if (
         len(text) != 16
         or not (text[:15].isascii() and text[:15].isdigit())
         or not (text[15].isdigit() or text[15] == "X")
     ):
-        raise _bad("ISNI", value, "expected 15 digits and a check character (0-9 or X)")
+        raise _bad("validation.isni", value, message=_ISNI_FORMAT)
     if isni_check_char(text[:15]) != text[15]:
-        raise _bad("ISNI", value, "wrong check character")
+        raise _bad(
+            "validation.isni_check",
+            value,
+            message="{value!r} is not an ISNI: its check character is wrong.",
+        )
     return text
 
 
@@ -130,11 +146,15 @@ def iswc_check_digit(digits9: str) -> int:
 
 def validate_iswc(value: object) -> str:
     """An ISWC; returns the display form ``T-DDD.DDD.DDD-C``."""
-    text = _text("ISWC", value).upper().replace(" ", "")
+    text = _text(value, "validation.iswc", _ISWC_FORMAT).upper().replace(" ", "")
     m = _ISWC.fullmatch(text)
     if m is None:
-        raise _bad("ISWC", value, "expected T-DDD.DDD.DDD-C")
+        raise _bad("validation.iswc", value, message=_ISWC_FORMAT)
     digits = "".join(m.group(i) for i in range(1, 4))
     if iswc_check_digit(digits) != int(m.group(4)):
-        raise _bad("ISWC", value, "wrong check digit")
+        raise _bad(
+            "validation.iswc_check",
+            value,
+            message="{value!r} is not an ISWC: its check digit is wrong.",
+        )
     return f"T-{m.group(1)}.{m.group(2)}.{m.group(3)}-{m.group(4)}"

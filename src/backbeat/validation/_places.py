@@ -48,7 +48,7 @@ AUDIO_FEATURE_RANGES: Mapping[str, tuple[float, float]] = {
 _INTEGER_FEATURES = frozenset({"key", "mode", "time_signature", "duration_ms"})
 
 
-def _bad(code: str, value: object, message: str, **details: Any) -> ValidationError:
+def _bad(code: str, value: object, *, message: str, **details: Any) -> ValidationError:
     shown = value[:80] if isinstance(value, str) else repr(value)[:80]
     return ValidationError(code, details={"value": shown, **details}, message=message)
 
@@ -71,7 +71,9 @@ def validate_country(value: object) -> str:
     """An ISO 3166-1 alpha-2 code, upper-cased (``se`` -> ``SE``)."""
     code = value.strip().upper() if isinstance(value, str) else None
     if code is None or not is_country_code(code):
-        raise _bad("validation.country", value, "{value} is not an ISO 3166-1 country code.")
+        raise _bad(
+            "validation.country", value, message="{value} is not an ISO 3166-1 country code."
+        )
     return code
 
 
@@ -80,11 +82,11 @@ def validate_locale(value: object) -> str:
     from babel import Locale, UnknownLocaleError
 
     if not isinstance(value, str) or not value.strip() or len(value) > 35:
-        raise _bad("validation.locale", value, "{value} is not a locale tag.")
+        raise _bad("validation.locale", value, message="{value} is not a locale tag.")
     try:
         return str(Locale.parse(value.strip().replace("-", "_")))
     except (ValueError, TypeError, UnknownLocaleError):
-        raise _bad("validation.locale", value, "{value} is not a locale tag.") from None
+        raise _bad("validation.locale", value, message="{value} is not a locale tag.") from None
 
 
 def validate_email(value: object) -> str:
@@ -93,11 +95,11 @@ def validate_email(value: object) -> str:
     from email_validator import validate_email as check
 
     if not isinstance(value, str) or len(value) > 320:
-        raise _bad("validation.email", value, "{value} is not an e-mail address.")
+        raise _bad("validation.email", value, message="{value} is not an e-mail address.")
     try:
         return check(value, check_deliverability=False).normalized
     except EmailNotValidError:
-        raise _bad("validation.email", value, "{value} is not an e-mail address.") from None
+        raise _bad("validation.email", value, message="{value} is not an e-mail address.") from None
 
 
 def validate_duration_ms(value: object) -> int:
@@ -106,7 +108,7 @@ def validate_duration_ms(value: object) -> int:
         raise _bad(
             "validation.duration",
             value,
-            "{value} is not a duration in milliseconds (1 to {max}).",
+            message="{value} is not a duration in milliseconds (1 to {max}).",
             max=MAX_DURATION_MS,
         )
     return value
@@ -119,7 +121,9 @@ def validate_audio_features(features: Mapping[str, Any]) -> dict[str, Any]:
     field out of range, not just the first.
     """
     if not isinstance(features, Mapping):
-        raise _bad("validation.audio_features", features, "Audio features must be a mapping.")
+        raise _bad(
+            "validation.audio_features", features, message="Audio features must be a mapping."
+        )
     problems = []
     for name, (low, high) in AUDIO_FEATURE_RANGES.items():
         if name not in features or features[name] is None:

@@ -76,27 +76,36 @@ def is_spotify_id(value: object) -> bool:
     return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
-def _invalid(value: object, reason: str, code: str = "validation.spotify_ref") -> ValidationError:
+def _invalid(value: object) -> ValidationError:
     shown = value[:80] if isinstance(value, str) else type(value).__name__
     return ValidationError(
-        code,
-        details={"value": shown, "reason": reason},
-        message="{value!r} is not a Spotify reference: {reason}.",
+        "validation.spotify_ref",
+        details={"value": shown},
+        message="{value!r} is not a Spotify ID, URI or open.spotify.com URL.",
     )
 
 
 def _make(kind: str, ident: str, raw: str) -> SpotifyRef:
     t = _TYPES.get(kind.lower())
     if t is None:
-        raise _invalid(raw, f"unknown type {kind[:20]!r}")
-    pattern = _USER if t is SpotifyType.USER else _ID
-    if pattern.fullmatch(ident) is None:
-        reason = (
-            "a user id is 1-64 letters, digits, '.', '_' or '-'"
-            if t is SpotifyType.USER
-            else "the id must be 22 base-62 characters"
+        raise ValidationError(
+            "validation.spotify_type_unknown",
+            details={"value": raw[:80], "kind": kind[:20]},
+            message="{value!r} names an unknown Spotify type {kind!r}.",
         )
-        raise _invalid(raw, reason, "validation.spotify_id")
+    if t is SpotifyType.USER:
+        if _USER.fullmatch(ident) is None:
+            raise ValidationError(
+                "validation.spotify_user_id",
+                details={"value": raw[:80]},
+                message="{value!r}: a Spotify user ID has 1 to 64 letters, digits, . _ or -.",
+            )
+    elif _ID.fullmatch(ident) is None:
+        raise ValidationError(
+            "validation.spotify_id",
+            details={"value": raw[:80]},
+            message="{value!r}: a Spotify ID has 22 letters and digits (base 62).",
+        )
     return SpotifyRef(t, ident)
 
 
@@ -106,7 +115,7 @@ def _from_parts(parts: list[str], raw: str) -> SpotifyRef:
         return _make("playlist", parts[3], raw)
     if len(parts) == 2:
         return _make(parts[0], parts[1], raw)
-    raise _invalid(raw, "expected <type>/<id>")
+    raise _invalid(raw)
 
 
 def parse_spotify_ref(
@@ -123,10 +132,10 @@ def parse_spotify_ref(
     (``validation.spotify_type``).
     """
     if not isinstance(value, str):
-        raise _invalid(value, "not a string")
+        raise _invalid(value)
     raw = value.strip()
     if not raw or len(raw) > MAX_INPUT:
-        raise _invalid(value, "empty or too long")
+        raise _invalid(value)
     if _ID.fullmatch(raw):
         ref = SpotifyRef(SpotifyType(expected or default_type), raw)
     elif raw[:8].lower() == "spotify:":
@@ -134,7 +143,7 @@ def parse_spotify_ref(
     elif "://" in raw or raw.lower().startswith(("open.spotify.com/", "play.spotify.com/")):
         ref = _parse_url(raw if "://" in raw else "https://" + raw)
     else:
-        raise _invalid(raw, "expected an ID, a spotify: URI or an open.spotify.com URL")
+        raise _invalid(raw)
     if expected is not None and ref.type != SpotifyType(expected):
         raise ValidationError(
             "validation.spotify_type",
@@ -153,9 +162,9 @@ def _parse_url(raw: str) -> SpotifyRef:
         url = urlsplit(raw)
         host = (url.hostname or "").lower()
     except ValueError:
-        raise _invalid(raw, "malformed URL") from None
+        raise _invalid(raw) from None
     if url.scheme.lower() not in ("http", "https") or host not in _HOSTS:
-        raise _invalid(raw, "not an open.spotify.com URL")
+        raise _invalid(raw)
     parts = [p for p in url.path.split("/") if p]
     if parts and _INTL.fullmatch(parts[0]):
         parts = parts[1:]
