@@ -68,7 +68,9 @@ class BackbeatError(Exception):
         JSON-safe context, also used to fill ``{placeholders}`` in the message.
     message:
         The English message template (``"{variable} must be ..."``). Translated
-        catalogs are keyed by ``message_key``; this is the source text.
+        catalogs are keyed by ``message_key`` (context) and this source text.
+    message_plural:
+        The English plural template, chosen by ``details["count"]``.
     """
 
     default_code: ClassVar[str] = "backbeat.error"
@@ -83,17 +85,29 @@ class BackbeatError(Exception):
         details: Mapping[str, Any] | None = None,
         *,
         message: str | None = None,
+        message_plural: str | None = None,
     ) -> None:
         self.code: str = code or self.default_code
         self.message_key: str = message_key or self.code
         self.details: Mapping[str, Any] = MappingProxyType(dict(details or {}))
         self.template: str = message or self.default_message
+        # With a plural form, details["count"] chooses between the two (and, once
+        # translated, among the locale's CLDR plural forms).
+        self.template_plural: str | None = message_plural
         super().__init__(self.message)
+
+    @property
+    def count(self) -> int | None:
+        count = self.details.get("count")
+        return count if isinstance(count, int) and self.template_plural else None
 
     @property
     def message(self) -> str:
         """The English message with details filled in."""
-        return _FORMATTER.vformat(self.template, (), dict(self.details))
+        template = self.template
+        if self.count is not None and self.count != 1 and self.template_plural:
+            template = self.template_plural
+        return _FORMATTER.vformat(template, (), dict(self.details))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe representation: ``{"code", "message", "details"}``."""

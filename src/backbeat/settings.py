@@ -10,7 +10,7 @@ share an environment with other programs without ambiguity::
     ENCRYPTION_KEY_FILE=/path/to/keys          # instead of ENCRYPTION_KEY
     HASH_ALGORITHM=sha256
     DEFAULT_LOCALE=en_US
-    SUPPORTED_LOCALES=en_US,fr_FR,es_ES,de_DE
+    SUPPORTED_LOCALES=en_US,fr_FR,es_ES,de_DE   # default: the 16 shipped locales
     ENABLE_AUDIT_LOGS=true
     LOG_LEVEL=INFO
     DATABASE_URL=postgresql://user@host/db    # default: SQLite under ./var/
@@ -112,8 +112,27 @@ class Settings(BaseSettings):
     encryption_key_file: Path | None = Field(None, validation_alias=_env("ENCRYPTION_KEY_FILE"))
     hash_algorithm: str = Field("sha256", validation_alias=_env("HASH_ALGORITHM"))
     default_locale: str = Field("en_US", validation_alias=_env("DEFAULT_LOCALE"))
+    # Default: every locale backbeat ships catalogs for (backbeat.i18n.LOCALES).
     supported_locales: Annotated[tuple[str, ...], NoDecode] = Field(
-        ("en_US", "fr_FR", "es_ES", "de_DE"), validation_alias=_env("SUPPORTED_LOCALES")
+        (
+            "en",
+            "fr",
+            "es",
+            "de",
+            "it",
+            "pt_BR",
+            "nl",
+            "sv",
+            "pl",
+            "tr",
+            "ru",
+            "ja",
+            "ko",
+            "zh_Hans",
+            "ar",
+            "he",
+        ),
+        validation_alias=_env("SUPPORTED_LOCALES"),
     )
     enable_audit_logs: bool = Field(True, validation_alias=_env("ENABLE_AUDIT_LOGS"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(

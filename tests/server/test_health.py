@@ -63,3 +63,25 @@ def test_embedded_database_is_migrated_on_start(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "backbeat.db") as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"audit_events", "audit_chain_heads", "alembic_version"} <= tables
+
+
+def test_error_messages_follow_accept_language(tmp_path: Path) -> None:
+    from backbeat.validation import parse_spotify_ref
+
+    app = create_app(Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path)}))
+
+    @app.get("/ref/{value}")
+    async def ref(value: str) -> dict[str, str]:
+        return {"uri": parse_spotify_ref(value).uri}
+
+    with TestClient(app) as c:
+        fr = c.get("/ref/nope", headers={"Accept-Language": "fr-CH, fr;q=0.9, en;q=0.5"})
+        he = c.get("/ref/nope", headers={"Accept-Language": "he"})
+        plain = c.get("/ref/nope")
+    assert fr.status_code == 400
+    assert fr.headers["Content-Language"] == "fr"
+    assert "n'est ni un identifiant" in fr.json()["error"]["message"]
+    assert fr.json()["error"]["code"] == "validation.spotify_ref"
+    assert "אינו מזהה" in he.json()["error"]["message"]
+    assert plain.headers["Content-Language"] == "en-US"
+    assert "is not a Spotify ID" in plain.json()["error"]["message"]

@@ -45,7 +45,7 @@ class InvalidSignature(SecurityError):
 
 class InvalidToken(SecurityError):
     default_code = "security.bad_token"
-    default_message = "The token was refused: {reason}."
+    default_message = "The token was refused."
 
 
 class CsrfError(SecurityError):

@@ -73,8 +73,8 @@ class JwtKey:
         return cls(kid, algorithm, None, key.key)
 
 
-def _refuse(reason: str) -> InvalidToken:
-    return InvalidToken(details={"reason": reason})
+def _refuse(code: str, *, message: str, **details: object) -> InvalidToken:
+    return InvalidToken(code, details=details, message=message)
 
 
 class TokenService:
@@ -136,19 +136,29 @@ class TokenService:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise _refuse("malformed") from None
+            raise _refuse("security.token_malformed", message="The token is malformed.") from None
         alg = header.get("alg")
         kid = header.get("kid")
         if not isinstance(alg, str) or alg.lower() == "none":
-            raise _refuse("unsigned tokens are not accepted")
+            raise _refuse(
+                "security.token_unsigned",
+                message="The token was refused: unsigned tokens are not accepted.",
+            )
         if kid is None and len(self.keys) == 1:
             key = self.signing
         elif isinstance(kid, str) and kid in self.keys:
             key = self.keys[kid]
         else:
-            raise _refuse("unknown key id")
+            raise _refuse(
+                "security.token_unknown_key",
+                message="The token was refused: it names an unknown key.",
+            )
         if alg != key.algorithm:
-            raise _refuse(f"algorithm {alg} is not the one pinned for this key")
+            raise _refuse(
+                "security.token_algorithm",
+                message="The token was refused: algorithm {algorithm} is not pinned for its key.",
+                algorithm=str(alg)[:20],
+            )
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -165,13 +175,24 @@ class TokenService:
                 },
             )
         except jwt.InvalidAudienceError:
-            raise _refuse("wrong audience") from None
+            raise _refuse(
+                "security.token_audience", message="The token was refused: wrong audience."
+            ) from None
         except jwt.InvalidIssuerError:
-            raise _refuse("wrong issuer") from None
+            raise _refuse(
+                "security.token_issuer", message="The token was refused: wrong issuer."
+            ) from None
         except jwt.MissingRequiredClaimError as e:
-            raise _refuse(f"missing claim {e.claim}") from None
+            raise _refuse(
+                "security.token_missing_claim",
+                message="The token was refused: the {claim} claim is missing.",
+                claim=str(e.claim),
+            ) from None
         except jwt.PyJWTError:
-            raise _refuse("bad signature or malformed") from None
+            raise _refuse(
+                "security.token_invalid",
+                message="The token was refused: bad signature or malformed.",
+            ) from None
         self._check_times(claims)
         return claims
 
@@ -179,13 +200,20 @@ class TokenService:
         now = self.clock()
         for name in ("exp", "nbf", "iat"):
             if name in claims and not isinstance(claims[name], int | float):
-                raise _refuse(f"{name} is not a number")
+                raise _refuse(
+                    "security.token_time_claim",
+                    message="The token was refused: the {claim} claim is not a number.",
+                    claim=name,
+                )
         if now > claims["exp"] + self.leeway:
-            raise _refuse("expired")
+            raise _refuse("security.token_expired", message="The token has expired.")
         if "nbf" in claims and now < claims["nbf"] - self.leeway:
-            raise _refuse("not yet valid")
+            raise _refuse("security.token_not_yet_valid", message="The token is not yet valid.")
         if "iat" in claims and claims["iat"] > now + self.leeway:
-            raise _refuse("issued in the future")
+            raise _refuse(
+                "security.token_future",
+                message="The token was refused: it was issued in the future.",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +251,7 @@ class ApiKeys:
         """``(key_id, secret)``; :class:`InvalidToken` if it is not one of our keys."""
         parts = presented.split("_", 2) if isinstance(presented, str) else []
         if len(parts) != 3 or parts[0] != self.prefix or len(parts[1]) != 8 or not parts[2]:
-            raise _refuse("not an API key")
+            raise _refuse("security.api_key_malformed", message="This is not an API key.")
         return parts[1], parts[2]
 
     def key_id(self, presented: str) -> str:

@@ -4,7 +4,8 @@
 lifespan (opened at start-up, closed at shutdown) and mounts one router per
 concern. Errors of ours become Spotify's error shape,
 ``{"error": {"status": 404, "message": "...", "code": "not_found"}}``, with the
-stable ``code`` added so clients need not parse messages.
+stable ``code`` added so clients need not parse messages, and the message in
+the locale negotiated from ``Accept-Language`` among ``SUPPORTED_LOCALES``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from backbeat._version import __version__
 from backbeat.errors import BackbeatError
+from backbeat.i18n import Translator
 from backbeat.server._health import router as health_router
 from backbeat.settings import Settings
 from backbeat.toolkit import Toolkit
@@ -49,9 +51,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 async def _backbeat_error(request: Request, exc: BackbeatError) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    translator = Translator.negotiate(
+        request.headers.get("accept-language"),
+        supported=settings.supported_locales,
+        default=settings.default_locale,
+    )
     status = exc.http_status
-    body = {"error": {"status": status, "message": exc.message, "code": exc.code}}
-    headers = {}
+    body = {"error": {"status": status, "message": translator.render(exc), "code": exc.code}}
+    headers = {"Content-Language": translator.locale.replace("_", "-")}
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int | float) and retry_after > 0:
         headers["Retry-After"] = str(max(1, round(retry_after)))

@@ -77,7 +77,8 @@ class ValidationReport:
                     ],
                     "count": len(self.problems),
                 },
-                message="{count} validation problem(s).",
+                message="{count} validation problem.",
+                message_plural="{count} validation problems.",
             )
 
 
