@@ -137,7 +137,7 @@ def main() -> None:  # pragma: no cover - developer tool, exercised by hand
         msgid: str | tuple[str, str] = (m.msgid, m.msgid_plural) if m.msgid_plural else m.msgid
         template.add(msgid, context=m.context, locations=[(loc, 0) for loc in m.locations])
     with open(LOCALES_DIR / "backbeat.pot", "wb") as f:
-        write_po(f, template, omit_header=False, sort_output=True, no_location=True)
+        write_po(f, template, sort_output=True, no_location=True, width=100)
     for po in sorted(LOCALES_DIR.glob("*.po")):
         if po.stem == SOURCE_LOCALE:
             continue
@@ -145,7 +145,9 @@ def main() -> None:  # pragma: no cover - developer tool, exercised by hand
             catalog = read_po(f, locale=po.stem)
         catalog.update(template, no_fuzzy_matching=True)
         with open(po, "wb") as f:
-            write_po(f, catalog, sort_output=True, no_location=True, ignore_obsolete=True)
+            write_po(
+                f, catalog, sort_output=True, no_location=True, ignore_obsolete=True, width=100
+            )
 
 
 if __name__ == "__main__":  # pragma: no cover
