@@ -85,3 +85,12 @@ def test_error_messages_follow_accept_language(tmp_path: Path) -> None:
     assert "אינו מזהה" in he.json()["error"]["message"]
     assert plain.headers["Content-Language"] == "en-US"
     assert "is not a Spotify ID" in plain.json()["error"]["message"]
+
+
+def test_unknown_routes_use_the_error_shape_in_the_negotiated_language(tmp_path: Path) -> None:
+    with client(tmp_path) as c:
+        r = c.get("/no/such/route", headers={"Accept-Language": "ja"})
+    assert r.status_code == 404
+    assert r.json() == {
+        "error": {"status": 404, "message": "見つかりません。", "code": "not_found"}
+    }

@@ -15,9 +15,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backbeat._version import __version__
-from backbeat.errors import BackbeatError
+from backbeat.errors import BackbeatError, NotFound
 from backbeat.i18n import Translator
 from backbeat.server._health import router as health_router
 from backbeat.settings import Settings
@@ -46,8 +47,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = resolved
     app.add_exception_handler(BackbeatError, _backbeat_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.include_router(health_router)
     return app
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    # Unknown routes and methods get the same error shape as everything else.
+    if exc.status_code == 404:
+        return await _backbeat_error(request, NotFound())
+    body = {"error": {"status": exc.status_code, "message": str(exc.detail), "code": "http"}}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _backbeat_error(request: Request, exc: BackbeatError) -> JSONResponse:
