@@ -1,11 +1,8 @@
 """``@cached``: memoise a function in a cache, without stampedes.
 
-Keys are ``<key_prefix or module.qualname>:<digest>``, where the digest is a
-BLAKE2b hash of the call's arguments *bound to the signature* (defaults
-applied, so ``f(1)`` and ``f(x=1)`` share a key) in a canonical encoding that
-is the same in every process. Arguments the encoder does not know (arbitrary
-objects, ``self``) raise ``CacheError`` (``cache.unkeyable_argument``): pass
-``key=lambda self, x: ...`` instead of getting a per-object-id key by accident.
+Keys are ``<key_prefix or module.qualname>:<digest>`` of the call's arguments
+(see :mod:`backbeat.cache._keys`); pass ``key=lambda self, x: ...`` for arguments
+that have no canonical encoding (objects, ``self``).
 
 **Stampedes.** Within a process, one caller per key runs the loader and every
 concurrent caller awaits its result (single flight). Across processes, when the
@@ -33,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import inspect
 import logging
 import threading
@@ -44,9 +40,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast
 
+from backbeat.cache._keys import CallKeys
 from backbeat.cache._memory import MemoryCache
 from backbeat.cache._protocol import Cache
-from backbeat.cache._serializers import MsgpackSerializer
 from backbeat.errors import CacheError
 
 __all__ = ["CachedFunction", "CachedStats", "cache_result", "cached", "default_cache"]
@@ -59,8 +55,6 @@ R_co = TypeVar("R_co", covariant=True)
 T = TypeVar("T")
 
 _DEFAULT_CACHE: MemoryCache | None = None
-_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})
-_CANON = MsgpackSerializer()
 _REFRESHERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="backbeat-cache-refresh")
 
 
@@ -140,7 +134,7 @@ class _Cached(Generic[P, R]):
         self.wait_timeout = wait_timeout if wait_timeout is not None else lock_timeout
         self.stats = CachedStats()
         self.is_async = inspect.iscoroutinefunction(fn)
-        self._signature = inspect.signature(fn)
+        self._keys = CallKeys(fn, self.prefix, key)
         self._flights: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, asyncio.Future[Any]]
         ] = weakref.WeakKeyDictionary()
@@ -148,7 +142,6 @@ class _Cached(Generic[P, R]):
         self._refreshing: set[str] = set()
         self._sync_lock = threading.Lock()
         self._sync_flights: dict[str, _SyncFlight] = {}
-        self._key_memo: dict[tuple[Any, ...], str] = {}
 
     # -- helpers users call ------------------------------------------------------------
 
@@ -163,47 +156,7 @@ class _Cached(Generic[P, R]):
 
     def key_for(self, *args: Any, **kwargs: Any) -> str:
         """The cache key a call with these arguments uses."""
-        if self.key_fn is not None:
-            return f"{self.prefix}:{self.key_fn(*args, **kwargs)}"
-        # Memo for positional calls made only of plain scalars (the common case: IDs).
-        # Types are part of the memo key: 1, 1.0 and True are equal but key differently.
-        memo_key: tuple[Any, ...] | None = None
-        if not kwargs:
-            types = tuple(map(type, args))
-            if _SCALARS.issuperset(types):
-                memo_key = args + types
-                hit = self._key_memo.get(memo_key)
-                if hit is not None:
-                    return hit
-        key = self._build_key(args, kwargs)
-        if memo_key is not None:
-            if len(self._key_memo) >= 4096:
-                self._key_memo.clear()
-            self._key_memo[memo_key] = key
-        return key
-
-    def _build_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        try:
-            bound = self._signature.bind(*args, **kwargs)
-        except TypeError as e:
-            raise CacheError(
-                "cache.bad_arguments",
-                details={"function": self.prefix, "reason": str(e)},
-                message="Cannot build a cache key for {function}: {reason}.",
-            ) from e
-        bound.apply_defaults()
-        try:
-            blob = _CANON.dumps(_canonical(bound.arguments))
-        except CacheError as e:
-            raise CacheError(
-                "cache.unkeyable_argument",
-                details={"function": self.prefix, "type": e.details.get("type", "?")},
-                message=(
-                    "Cannot build a cache key for {function} from an argument of type "
-                    "{type}; pass key=... to @cached."
-                ),
-            ) from e
-        return f"{self.prefix}:{hashlib.blake2b(blob, digest_size=16).hexdigest()}"
+        return self._keys.key_for(*args, **kwargs)
 
     def invalidate(self, *args: Any, **kwargs: Any) -> Any:
         """Drop the cached result for these arguments (awaitable for ``async def``)."""
@@ -482,21 +435,6 @@ class _SyncFlight:
         if self.error is not None:
             raise self.error
         return self.value
-
-
-def _canonical(value: Any) -> Any:
-    """A structure whose msgpack encoding is identical for equal arguments."""
-    if isinstance(value, dict):
-        items = [(_canonical(k), _canonical(v)) for k, v in value.items()]
-        return ["__dict__", sorted(items, key=lambda kv: _CANON.dumps(kv[0]))]
-    if isinstance(value, set | frozenset):
-        members = [_canonical(v) for v in value]
-        return ["__set__", sorted(members, key=_CANON.dumps)]
-    if isinstance(value, list):
-        return [_canonical(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_canonical(v) for v in value)
-    return value
 
 
 def cached(
