@@ -37,6 +37,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backbeat.errors import ConfigurationError
+from backbeat.i18n._catalogs import LOCALES
 
 __all__ = ["Settings"]
 
@@ -112,27 +113,9 @@ class Settings(BaseSettings):
     encryption_key_file: Path | None = Field(None, validation_alias=_env("ENCRYPTION_KEY_FILE"))
     hash_algorithm: str = Field("sha256", validation_alias=_env("HASH_ALGORITHM"))
     default_locale: str = Field("en_US", validation_alias=_env("DEFAULT_LOCALE"))
-    # Default: every locale backbeat ships catalogs for (backbeat.i18n.LOCALES).
+    # Default: every locale backbeat ships catalogs for.
     supported_locales: Annotated[tuple[str, ...], NoDecode] = Field(
-        (
-            "en",
-            "fr",
-            "es",
-            "de",
-            "it",
-            "pt_BR",
-            "nl",
-            "sv",
-            "pl",
-            "tr",
-            "ru",
-            "ja",
-            "ko",
-            "zh_Hans",
-            "ar",
-            "he",
-        ),
-        validation_alias=_env("SUPPORTED_LOCALES"),
+        LOCALES, validation_alias=_env("SUPPORTED_LOCALES")
     )
     enable_audit_logs: bool = Field(True, validation_alias=_env("ENABLE_AUDIT_LOGS"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
