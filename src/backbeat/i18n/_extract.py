@@ -139,11 +139,15 @@ def main() -> None:  # pragma: no cover - developer tool, exercised by hand
     with open(LOCALES_DIR / "backbeat.pot", "wb") as f:
         write_po(f, template, sort_output=True, no_location=True, width=100)
     for po in sorted(LOCALES_DIR.glob("*.po")):
-        if po.stem == SOURCE_LOCALE:
-            continue
         with open(po, "rb") as f:
             catalog = read_po(f, locale=po.stem)
         catalog.update(template, no_fuzzy_matching=True)
+        if po.stem == SOURCE_LOCALE:  # English translates to itself
+            for message in catalog:
+                if message.id and not any(
+                    message.string if isinstance(message.string, tuple) else [message.string]
+                ):
+                    message.string = message.id
         with open(po, "wb") as f:
             write_po(
                 f, catalog, sort_output=True, no_location=True, ignore_obsolete=True, width=100

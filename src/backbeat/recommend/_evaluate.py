@@ -1,0 +1,54 @@
+"""Offline evaluation of several recommenders on one time-based split."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from backbeat.recommend._baselines import Recommender
+from backbeat.recommend._data import Interaction, InteractionMatrix, Weighting
+from backbeat.recommend._metrics import (
+    average_precision_at_k,
+    catalogue_coverage,
+    ndcg_at_k,
+    popularity_bias,
+    recall_at_k,
+)
+from backbeat.recommend._split import time_split
+
+__all__ = ["evaluate"]
+
+
+def evaluate(
+    recommenders: Iterable[Recommender],
+    events: Iterable[Interaction],
+    *,
+    k: int = 10,
+    test_fraction: float = 0.2,
+    weighting: Weighting | None = None,
+    items: Iterable[str] = (),
+) -> dict[str, dict[str, float]]:
+    """Fit each recommender on the past and score it on each user's later discoveries.
+
+    Returns ``{name: {"ndcg@k", "recall@k", "map@k", "coverage", "popularity_bias",
+    "users"}}``.
+    """
+    split = time_split(events, test_fraction=test_fraction)
+    data = InteractionMatrix.build(split.train, weighting=weighting, items=list(items))
+    popularity = dict(zip(data.items, data.popularity().tolist(), strict=True))
+    users = [u for u in split.test if u in set(data.users)]
+    results: dict[str, dict[str, float]] = {}
+    for rec in recommenders:
+        rec.fit(data)
+        lists = {u: [item for item, _ in rec.recommend(u, k)] for u in users}
+        n = max(1, len(users))
+        metrics: dict[str, Any] = {
+            f"ndcg@{k}": sum(ndcg_at_k(lists[u], split.test[u], k) for u in users) / n,
+            f"recall@{k}": sum(recall_at_k(lists[u], split.test[u], k) for u in users) / n,
+            f"map@{k}": sum(average_precision_at_k(lists[u], split.test[u], k) for u in users) / n,
+            "coverage": catalogue_coverage(list(lists.values()), len(data.items)),
+            "popularity_bias": popularity_bias(list(lists.values()), popularity),
+            "users": float(len(users)),
+        }
+        results[rec.name] = {name: round(float(v), 6) for name, v in metrics.items()}
+    return results

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from backbeat.errors import NotFound, ValidationError
+from backbeat.recommend import (
+    EventKind,
+    Interaction,
+    InteractionMatrix,
+    ItemCooccurrence,
+    MostPopular,
+    Weighting,
+    average_precision_at_k,
+    catalogue_coverage,
+    evaluate,
+    intra_list_diversity,
+    ndcg_at_k,
+    popularity_bias,
+    recall_at_k,
+    synthetic_log,
+    time_split,
+)
+
+
+def ev(user: str, item: str, t: float, kind: EventKind = EventKind.PLAY, **kw: int) -> Interaction:
+    return Interaction(user, item, t, kind, **kw)
+
+
+def test_weighting_is_documented_behaviour() -> None:
+    w = Weighting()
+    assert w.confidence(ev("u", "a", 0, ms_played=200_000, duration_ms=200_000)) == 1.0
+    assert w.confidence(ev("u", "a", 0, ms_played=100_000, duration_ms=200_000)) == 0.5
+    assert w.confidence(ev("u", "a", 0, ms_played=10_000, duration_ms=200_000)) == pytest.approx(
+        0.05 * 0.25
+    )
+    assert w.confidence(ev("u", "a", 0)) == 1.0
+    assert w.confidence(ev("u", "a", 0, EventKind.SKIP)) == -1.0
+    assert w.confidence(ev("u", "a", 0, EventKind.LIKE)) == 4.0
+    assert w.confidence(ev("u", "a", 0, EventKind.PLAYLIST_ADD)) == 5.0
+
+
+def test_matrix_sums_clips_and_remembers_seen() -> None:
+    m = InteractionMatrix.build(
+        [
+            ev("u1", "a", 0),
+            ev("u1", "a", 1),
+            ev("u1", "b", 2),
+            ev("u1", "b", 3, EventKind.SKIP),
+            ev("u1", "b", 4, EventKind.SKIP),
+            ev("u2", "a", 5, EventKind.LIKE),
+        ],
+        items=["a", "b", "cold"],
+    )
+    assert m.items == ("a", "b", "cold")
+    dense = m.confidence.toarray()
+    assert dense.tolist() == [[2.0, 0.0, 0.0], [4.0, 0.0, 0.0]]
+    assert m.seen.toarray().tolist() == [[True, True, False], [True, False, False]]
+    assert m.popularity().tolist() == [2, 0, 0]
+    with pytest.raises(ValidationError):
+        InteractionMatrix.build([("u", "a")])  # type: ignore[list-item]
+
+
+def test_time_split_tests_on_later_discoveries_only() -> None:
+    events = [ev("u", f"t{i}", float(i)) for i in range(10)] + [ev("u", "t0", 11.0)]
+    split = time_split(events, test_fraction=0.2)
+    assert max(e.timestamp for e in split.train) < 9.0 + 1e-9
+    assert split.test == {"u": {"t9"}}  # t0 is a re-listen, not a discovery
+    short = time_split([ev("v", "x", 0)], min_events=5)
+    assert short.test == {}
+    with pytest.raises(ValidationError):
+        time_split(events, test_fraction=1.5)
+
+
+def test_synthetic_log_is_reproducible_and_has_its_planted_structure() -> None:
+    a = synthetic_log(n_users=200, n_items=400, n_clusters=4, seed=3)
+    b = synthetic_log(n_users=200, n_items=400, n_clusters=4, seed=3)
+    assert a.events == b.events
+    assert a.events != synthetic_log(n_users=200, n_items=400, n_clusters=4, seed=4).events
+    plays = [e for e in a.events if e.kind is EventKind.PLAY]
+    on_taste = sum(a.item_cluster[e.item] == a.user_cluster[e.user] for e in plays)
+    assert on_taste / len(plays) > 0.8
+    counts = sorted(Counter(e.item for e in plays).values(), reverse=True)
+    assert counts[0] > 10 * counts[len(counts) // 2]  # a long tail
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[object, InteractionMatrix]:
+    log = synthetic_log(n_users=400, n_items=600, n_clusters=3, events_per_user=40, seed=11)
+    return log, InteractionMatrix.build(log.events)
+
+
+def test_cooccurrence_recommends_the_users_own_cluster_first(planted: tuple) -> None:
+    log, data = planted
+    rec = ItemCooccurrence().fit(data)
+    share = []
+    for user in data.users[:100]:
+        top = [item for item, _ in rec.recommend(user, 10)]
+        share.append(np.mean([log.item_cluster[i] == log.user_cluster[user] for i in top]))
+    assert np.mean(share) > 0.9
+
+
+def test_recommendations_exclude_what_the_user_heard(planted: tuple) -> None:
+    _, data = planted
+    user = data.users[0]
+    heard = {data.items[i] for i in data.seen[0].indices}
+    for rec in (MostPopular().fit(data), ItemCooccurrence().fit(data)):
+        items = [i for i, _ in rec.recommend(user, 20)]
+        assert len(items) == 20
+        assert not heard & set(items)
+        assert heard & {i for i, _ in rec.recommend(user, 500, exclude_seen=False)}
+
+
+def test_similar_items_share_a_cluster(planted: tuple) -> None:
+    log, data = planted
+    rec = ItemCooccurrence().fit(data)
+    item = data.items[int(np.argmax(data.popularity()))]
+    similar = rec.similar_items(item, 10)
+    assert similar
+    assert all(log.item_cluster[i] == log.item_cluster[item] for i, _ in similar)
+    with pytest.raises(NotFound):
+        rec.similar_items("no-such-track")
+
+
+def test_unknown_users_get_popular_items_and_bad_calls_are_clear(planted: tuple) -> None:
+    _, data = planted
+    rec = ItemCooccurrence().fit(data)
+    popular = [i for i, _ in MostPopular().fit(data).recommend("newcomer", 5)]
+    assert [i for i, _ in rec.recommend("newcomer", 5)] == popular
+    with pytest.raises(ValidationError):
+        rec.recommend("newcomer", 0)
+    with pytest.raises(ValidationError):
+        ItemCooccurrence().recommend("u0")
+
+
+def test_metrics_on_hand_computed_examples() -> None:
+    ranked = ["a", "x", "b", "y"]
+    relevant = {"a", "b", "c"}
+    assert recall_at_k(ranked, relevant, 4) == pytest.approx(2 / 3)
+    assert recall_at_k(ranked, {"a"}, 1) == 1.0
+    ideal = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert ndcg_at_k(ranked, relevant, 4) == pytest.approx((1 + 1 / math.log2(4)) / ideal)
+    assert ndcg_at_k(["a", "b", "c"], relevant, 3) == pytest.approx(1.0)
+    assert average_precision_at_k(ranked, relevant, 4) == pytest.approx((1 + 2 / 3) / 3)
+    assert recall_at_k(ranked, set(), 4) == 0.0
+    assert catalogue_coverage([["a", "b"], ["b", "c"]], 10) == 0.3
+    assert popularity_bias([["hit"]], {"hit": 100, "mid": 10, "tail": 1}) == 1.0
+    vectors = {"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0]), "c": np.array([1.0, 0.0])}
+    assert intra_list_diversity([["a", "b"]], vectors) == pytest.approx(1.0)
+    assert intra_list_diversity([["a", "c"]], vectors) == pytest.approx(0.0)
+
+
+def test_evaluate_on_synthetic_logs_cooccurrence_beats_popularity() -> None:
+    log = synthetic_log(n_users=600, n_items=900, n_clusters=5, seed=2)
+    results = evaluate([MostPopular(), ItemCooccurrence()], log.events, k=10)
+    assert set(results) == {"most_popular", "item_cooccurrence"}
+    assert results["most_popular"]["users"] > 500
+    assert results["item_cooccurrence"]["ndcg@10"] > 2 * results["most_popular"]["ndcg@10"]
+    assert results["item_cooccurrence"]["coverage"] > results["most_popular"]["coverage"]
