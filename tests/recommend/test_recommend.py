@@ -160,3 +160,48 @@ def test_evaluate_on_synthetic_logs_cooccurrence_beats_popularity() -> None:
     assert results["most_popular"]["users"] > 500
     assert results["item_cooccurrence"]["ndcg@10"] > 2 * results["most_popular"]["ndcg@10"]
     assert results["item_cooccurrence"]["coverage"] > results["most_popular"]["coverage"]
+
+
+def test_als_finds_the_planted_clusters(planted: tuple) -> None:
+    from backbeat.recommend import ALS
+
+    log, data = planted
+    rec = ALS(factors=16, iterations=10, seed=1).fit(data)
+    share = []
+    for user in data.users[:100]:
+        top = [item for item, _ in rec.recommend(user, 10)]
+        assert not {data.items[i] for i in data.seen[data.user_index[user]].indices} & set(top)
+        share.append(np.mean([log.item_cluster[i] == log.user_cluster[user] for i in top]))
+    assert np.mean(share) > 0.85
+    item = data.items[int(np.argmax(data.popularity()))]
+    similar = [i for i, _ in rec.similar_items(item, 10)]
+    assert np.mean([log.item_cluster[i] == log.item_cluster[item] for i in similar]) >= 0.7
+    popular = [i for i, _ in MostPopular().fit(data).recommend("newcomer", 5)]
+    assert [i for i, _ in rec.recommend("newcomer", 5)] == popular
+
+
+def test_als_save_and_load_give_identical_recommendations(planted: tuple, tmp_path) -> None:
+    from backbeat.recommend import ALS
+
+    _, data = planted
+    rec = ALS(factors=8, iterations=5).fit(data)
+    path = tmp_path / "als.npz"
+    rec.save(path)
+    again = ALS.load(path)
+    for user in data.users[:20]:
+        assert again.recommend(user, 10) == rec.recommend(user, 10)
+    assert again.params == rec.params
+    (tmp_path / "bad.npz").write_bytes(b"not a model")
+    with pytest.raises(ValidationError) as info:
+        ALS.load(tmp_path / "bad.npz")
+    assert info.value.code == "validation.model_file"
+    with pytest.raises(ValidationError):
+        ALS(factors=0)
+
+
+def test_evaluate_includes_als() -> None:
+    from backbeat.recommend import ALS
+
+    log = synthetic_log(n_users=500, n_items=700, n_clusters=5, seed=5)
+    results = evaluate([MostPopular(), ALS(factors=16, iterations=10)], log.events)
+    assert results["als"]["ndcg@10"] > 2 * results["most_popular"]["ndcg@10"]

@@ -1,0 +1,171 @@
+"""Collaborative filtering by ALS for implicit feedback (Hu, Koren & Volinsky, ICDM 2008).
+
+The engine is the ``implicit`` library's conjugate-gradient ALS (compiled, the
+field's reference implementation; it installs from wheels here and trains a
+2,000 x 3,000 log in well under a second). We wrap it behind backbeat's
+:class:`~backbeat.recommend.Recommender` protocol, score with plain numpy
+(``item_factors @ user_factor``) and save models as ``.npz`` factors plus JSON
+metadata: no pickle, so a model file can come from anywhere without running
+code.
+
+Confidence is ``1 + alpha * c`` for the weighted counts ``c`` of
+:class:`~backbeat.recommend.InteractionMatrix` (the paper's linear scaling).
+Users unseen at training time get the most popular items they have not heard.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from backbeat.errors import NotFound, ValidationError
+from backbeat.recommend._baselines import _check_n, _Fitted, _top
+from backbeat.recommend._data import InteractionMatrix
+
+__all__ = ["ALS"]
+
+_FORMAT = "backbeat.als.v1"
+
+
+class ALS(_Fitted):
+    """Implicit-feedback matrix factorisation; ``factors`` latent dimensions."""
+
+    name = "als"
+
+    def __init__(
+        self,
+        *,
+        factors: int = 64,
+        regularization: float = 0.05,
+        alpha: float = 20.0,
+        iterations: int = 15,
+        seed: int = 0,
+    ) -> None:
+        if factors < 1 or iterations < 1 or regularization < 0 or alpha <= 0:
+            raise ValidationError(
+                "validation.als_params",
+                message="ALS needs factors, iterations and alpha > 0 and regularization >= 0.",
+            )
+        self.params: dict[str, Any] = {
+            "factors": factors,
+            "regularization": regularization,
+            "alpha": alpha,
+            "iterations": iterations,
+            "seed": seed,
+        }
+        self.user_factors = np.empty((0, factors), dtype=np.float32)
+        self.item_factors = np.empty((0, factors), dtype=np.float32)
+
+    def fit(self, data: InteractionMatrix) -> ALS:
+        from implicit.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        p = self.params
+        # implicit parallelises itself; a BLAS thread pool underneath only contends
+        # (implicit checks, and warns, when the model is built).
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=p["factors"],
+                regularization=p["regularization"],
+                alpha=p["alpha"],
+                iterations=p["iterations"],
+                random_state=p["seed"],
+                calculate_training_loss=False,
+            )
+            model.fit(sparse.csr_matrix(data.confidence, dtype=np.float32), show_progress=False)
+        if hasattr(model, "to_cpu"):
+            model = model.to_cpu()
+        self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
+        self._attach(data)
+        return self
+
+    def _attach(self, data: InteractionMatrix) -> None:
+        self.data = data
+        self._index(data)
+        self._popularity = data.popularity().astype(np.float64)
+        norms = np.linalg.norm(self.item_factors, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        self._unit_items = self.item_factors / norms
+
+    def recommend(
+        self, user: str, n: int = 10, *, exclude_seen: bool = True
+    ) -> list[tuple[str, float]]:
+        _check_n(n)
+        data = self._require()
+        u = self._user_ix.get(user)
+        scores = self._popularity if u is None else self.item_factors @ self.user_factors[u]
+        top = _top(scores, n, self._seen(user) if exclude_seen else None)
+        return [(data.items[i], float(scores[i])) for i in top]
+
+    def similar_items(self, item: str, n: int = 10) -> list[tuple[str, float]]:
+        _check_n(n)
+        data = self._require()
+        i = self._item_ix.get(item)
+        if i is None:
+            raise NotFound("not_found.item", details={"item": item[:80]})
+        scores = self._unit_items @ self._unit_items[i]
+        top = _top(scores, n, np.array([i]))
+        return [(data.items[j], float(scores[j])) for j in top]
+
+    # -- persistence (no pickle) ---------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write factors, the training matrix and parameters to one ``.npz`` file."""
+        data = self._require()
+        meta = {
+            "format": _FORMAT,
+            "params": self.params,
+            "users": list(data.users),
+            "items": list(data.items),
+        }
+        conf, seen = data.confidence.tocsr(), data.seen.tocsr()
+        with open(path, "wb") as f:
+            np.savez_compressed(
+                f,
+                meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                user_factors=self.user_factors,
+                item_factors=self.item_factors,
+                conf_data=conf.data,
+                conf_indices=conf.indices,
+                conf_indptr=conf.indptr,
+                seen_indices=seen.indices,
+                seen_indptr=seen.indptr,
+            )
+
+    @classmethod
+    def load(cls, path: str | Path) -> ALS:
+        """Read a model written by :meth:`save` (``allow_pickle=False``)."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(z["meta"].tobytes().decode())
+                if meta.get("format") != _FORMAT:
+                    raise ValueError("not a backbeat ALS model")
+                shape = (len(meta["users"]), len(meta["items"]))
+                conf = sparse.csr_matrix(
+                    (z["conf_data"], z["conf_indices"], z["conf_indptr"]), shape=shape
+                )
+                seen = sparse.csr_matrix(
+                    (
+                        np.ones(len(z["seen_indices"]), dtype=bool),
+                        z["seen_indices"],
+                        z["seen_indptr"],
+                    ),
+                    shape=shape,
+                )
+                model = cls(**meta["params"])
+                model.user_factors = z["user_factors"]
+                model.item_factors = z["item_factors"]
+        except (OSError, KeyError, ValueError) as e:
+            raise ValidationError(
+                "validation.model_file",
+                details={"path": str(path)},
+                message="{path} is not a readable backbeat ALS model.",
+            ) from e
+        data = InteractionMatrix(tuple(meta["users"]), tuple(meta["items"]), conf, seen)
+        model._attach(data)
+        return model
