@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from backbeat.errors import NotFound, ValidationError
+from backbeat.errors import ValidationError
 from backbeat.recommend._baselines import _check_n, _Fitted, _top
 from backbeat.recommend._data import InteractionMatrix
 
@@ -92,25 +92,21 @@ class ALS(_Fitted):
         norms[norms == 0] = 1.0
         self._unit_items = self.item_factors / norms
 
-    def recommend(
-        self, user: str, n: int = 10, *, exclude_seen: bool = True
-    ) -> list[tuple[str, float]]:
-        _check_n(n)
-        data = self._require()
+    def user_scores(self, user: str) -> np.ndarray:
+        self._require()
         u = self._user_ix.get(user)
-        scores = self._popularity if u is None else self.item_factors @ self.user_factors[u]
-        top = _top(scores, n, self._seen(user) if exclude_seen else None)
-        return [(data.items[i], float(scores[i])) for i in top]
+        if u is None:
+            return self._popularity
+        scores: np.ndarray = self.item_factors @ self.user_factors[u]
+        return scores
 
     def similar_items(self, item: str, n: int = 10) -> list[tuple[str, float]]:
         _check_n(n)
-        data = self._require()
-        i = self._item_ix.get(item)
-        if i is None:
-            raise NotFound("not_found.item", details={"item": item[:80]})
+        self._require()
+        i = self._item_position(item)
         scores = self._unit_items @ self._unit_items[i]
         top = _top(scores, n, np.array([i]))
-        return [(data.items[j], float(scores[j])) for j in top]
+        return [(self.item_list[j], float(scores[j])) for j in top]
 
     # -- persistence (no pickle) ---------------------------------------------------------
 

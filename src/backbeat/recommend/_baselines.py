@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -54,8 +55,11 @@ def _check_n(n: int) -> None:
         )
 
 
-class _Fitted:
+class _Fitted(abc.ABC):
+    """Shared plumbing: ``user_scores`` aligned with ``item_list`` is all a model provides."""
+
     data: InteractionMatrix | None = None
+    item_list: tuple[str, ...] = ()
 
     def _require(self) -> InteractionMatrix:
         if self.data is None:
@@ -64,17 +68,41 @@ class _Fitted:
             )
         return self.data
 
+    def _index(self, data: InteractionMatrix, item_list: tuple[str, ...] | None = None) -> None:
+        self._user_ix = data.user_index
+        self.item_list = item_list if item_list is not None else data.items
+        self._item_ix = {t: i for i, t in enumerate(self.item_list)}
+        # Where each of the matrix's items sits in item_list.
+        self._from_data = np.array([self._item_ix[t] for t in data.items], dtype=np.int64)
+
     def _seen(self, user: str) -> np.ndarray:
         data = self._require()
         u = self._user_ix.get(user)
         if u is None:
             return np.empty(0, dtype=np.int64)
-        indices: np.ndarray = data.seen.indices[data.seen.indptr[u] : data.seen.indptr[u + 1]]
-        return indices
+        indices = data.seen.indices[data.seen.indptr[u] : data.seen.indptr[u + 1]]
+        positions: np.ndarray = self._from_data[indices]
+        return positions
 
-    def _index(self, data: InteractionMatrix) -> None:
-        self._user_ix = data.user_index
-        self._item_ix = data.item_index
+    @abc.abstractmethod
+    def user_scores(self, user: str) -> np.ndarray:
+        """Scores of every item of ``item_list`` for ``user`` (higher is better)."""
+
+    def recommend(
+        self, user: str, n: int = 10, *, exclude_seen: bool = True
+    ) -> list[tuple[str, float]]:
+        """The ``n`` best items for ``user`` (unknown users: a documented fallback)."""
+        _check_n(n)
+        self._require()
+        scores = self.user_scores(user)
+        top = _top(scores, n, self._seen(user) if exclude_seen else None)
+        return [(self.item_list[i], float(scores[i])) for i in top]
+
+    def _item_position(self, item: str) -> int:
+        i = self._item_ix.get(item)
+        if i is None:
+            raise NotFound("not_found.item", details={"item": item[:80]})
+        return i
 
 
 class MostPopular(_Fitted):
@@ -88,22 +116,15 @@ class MostPopular(_Fitted):
         self._scores = data.popularity().astype(np.float64)
         return self
 
-    def recommend(
-        self, user: str, n: int = 10, *, exclude_seen: bool = True
-    ) -> list[tuple[str, float]]:
-        _check_n(n)
-        data = self._require()
-        top = _top(self._scores, n, self._seen(user) if exclude_seen else None)
-        return [(data.items[i], float(self._scores[i])) for i in top]
+    def user_scores(self, user: str) -> np.ndarray:
+        self._require()
+        return self._scores
 
     def similar_items(self, item: str, n: int = 10) -> list[tuple[str, float]]:
         _check_n(n)
-        data = self._require()
-        i = self._item_ix.get(item)
-        if i is None:
-            raise NotFound("not_found.item", details={"item": item[:80]})
-        top = _top(self._scores, n, np.array([i]))
-        return [(data.items[j], float(self._scores[j])) for j in top]
+        self._require()
+        top = _top(self._scores, n, np.array([self._item_position(item)]))
+        return [(self.item_list[j], float(self._scores[j])) for j in top]
 
 
 class ItemCooccurrence(_Fitted):
@@ -126,10 +147,7 @@ class ItemCooccurrence(_Fitted):
         self._fallback = data.popularity().astype(np.float64)
         return self
 
-    def recommend(
-        self, user: str, n: int = 10, *, exclude_seen: bool = True
-    ) -> list[tuple[str, float]]:
-        _check_n(n)
+    def user_scores(self, user: str) -> np.ndarray:
         data = self._require()
         u = self._user_ix.get(user)
         if u is None:
@@ -137,16 +155,12 @@ class ItemCooccurrence(_Fitted):
         else:
             scores = np.asarray((self._binary[u] @ self._sim).todense()).ravel()
         # Ties (and users with no usable history) fall back to popularity, scaled below 1e-6.
-        scores = scores + self._fallback / (self._fallback.max() or 1.0) * 1e-6
-        top = _top(scores, n, self._seen(user) if exclude_seen else None)
-        return [(data.items[i], float(scores[i])) for i in top]
+        return scores + self._fallback / (self._fallback.max() or 1.0) * 1e-6
 
     def similar_items(self, item: str, n: int = 10) -> list[tuple[str, float]]:
         _check_n(n)
-        data = self._require()
-        i = self._item_ix.get(item)
-        if i is None:
-            raise NotFound("not_found.item", details={"item": item[:80]})
+        self._require()
+        i = self._item_position(item)
         row = np.asarray(self._sim[i].todense()).ravel()
         top = _top(row, n, np.array([i]))
-        return [(data.items[j], float(row[j])) for j in top if row[j] > 0]
+        return [(self.item_list[j], float(row[j])) for j in top if row[j] > 0]

@@ -11,6 +11,11 @@ The structure is known, so tests can check that a recommender finds it:
   ``skip``), an on-taste one with probability ``skip_on_taste``; on-taste
   picks are liked with probability ``like_rate``.
 
+The catalogue mirrors the clusters: each cluster is a genre (``genre-<c>``),
+with ``artists_per_cluster`` artists, and audio features drawn around the
+cluster's own centre (tempo, energy, danceability, valence, acousticness...), so
+content-based models can find the taste structure from metadata alone.
+
 Everything is drawn from ``numpy.random.default_rng(seed)``: the same seed gives
 the same log on every machine.
 """
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backbeat.errors import ValidationError
+from backbeat.recommend._catalogue import Catalogue, Track
 from backbeat.recommend._data import EventKind, Interaction
 
 __all__ = ["SyntheticLog", "synthetic_log"]
@@ -33,6 +39,7 @@ class SyntheticLog:
     item_cluster: dict[str, int]
     user_cluster: dict[str, int]
     durations_ms: dict[str, int]
+    catalogue: Catalogue
 
 
 def synthetic_log(
@@ -47,6 +54,7 @@ def synthetic_log(
     skip_on_taste: float = 0.1,
     like_rate: float = 0.05,
     days: float = 90.0,
+    artists_per_cluster: int = 20,
     seed: int = 0,
 ) -> SyntheticLog:
     """A log of about ``n_users * events_per_user`` picks (skips add events)."""
@@ -93,9 +101,50 @@ def synthetic_log(
             events.append(Interaction(user, item, t, EventKind.PLAY, played, duration))
             if liked_cluster and rng.random() < like_rate:
                 events.append(Interaction(user, item, t + 1, EventKind.LIKE))
+    catalogue = _catalogue(rng, item_cluster, weights, durations, n_clusters, artists_per_cluster)
     return SyntheticLog(
         events,
         {f"t{i}": int(c) for i, c in enumerate(item_cluster)},
         {f"u{u}": int(c) for u, c in enumerate(user_cluster)},
         {f"t{i}": int(d) for i, d in enumerate(durations)},
+        catalogue,
     )
+
+
+def _catalogue(
+    rng: np.random.Generator,
+    item_cluster: np.ndarray,
+    weights: np.ndarray,
+    durations: np.ndarray,
+    n_clusters: int,
+    artists_per_cluster: int,
+) -> Catalogue:
+    unit = (
+        "acousticness",
+        "danceability",
+        "energy",
+        "instrumentalness",
+        "liveness",
+        "speechiness",
+        "valence",
+    )
+    centres = rng.uniform(0.15, 0.85, size=(n_clusters, len(unit)))
+    tempo_centres = rng.uniform(70, 170, size=n_clusters)
+    popularity = 100 * (weights / weights.max()) ** 0.25
+    tracks = []
+    for i, c in enumerate(item_cluster.tolist()):
+        values = np.clip(centres[c] + rng.normal(0, 0.07, size=len(unit)), 0, 1)
+        features: dict[str, float] = {
+            name: round(float(v), 4) for name, v in zip(unit, values, strict=True)
+        }
+        features["tempo"] = round(float(np.clip(tempo_centres[c] + rng.normal(0, 6), 40, 220)), 2)
+        features["loudness"] = round(float(np.clip(rng.normal(-8, 2.5), -40, 0)), 2)
+        features["key"] = int(rng.integers(0, 12))
+        features["mode"] = int(rng.integers(0, 2))
+        features["time_signature"] = 4
+        features["duration_ms"] = int(durations[i])
+        artist = f"a{c}-{int(rng.integers(0, artists_per_cluster))}"
+        tracks.append(
+            Track(f"t{i}", (artist,), (f"genre-{c}",), round(float(popularity[i]), 2), features)
+        )
+    return Catalogue(tracks)
