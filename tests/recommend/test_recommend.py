@@ -8,6 +8,7 @@ import pytest
 
 from backbeat.errors import NotFound, ValidationError
 from backbeat.recommend import (
+    Catalogue,
     EventKind,
     Interaction,
     InteractionMatrix,
@@ -205,3 +206,71 @@ def test_evaluate_includes_als() -> None:
     log = synthetic_log(n_users=500, n_items=700, n_clusters=5, seed=5)
     results = evaluate([MostPopular(), ALS(factors=16, iterations=10)], log.events)
     assert results["als"]["ndcg@10"] > 2 * results["most_popular"]["ndcg@10"]
+
+
+def test_content_based_finds_the_cluster_from_metadata_alone(planted: tuple) -> None:
+    from backbeat.recommend import ContentBased
+
+    log, data = planted
+    rec = ContentBased(log.catalogue).fit(data)
+    share = []
+    for user in data.users[:100]:
+        top = [item for item, _ in rec.recommend(user, 10)]
+        share.append(np.mean([log.item_cluster[i] == log.user_cluster[user] for i in top]))
+    assert np.mean(share) > 0.9
+    item = data.items[0]
+    similar = [i for i, _ in rec.similar_items(item, 10)]
+    assert np.mean([log.item_cluster[i] == log.item_cluster[item] for i in similar]) > 0.9
+    with pytest.raises(ValidationError):
+        ContentBased(Catalogue([]))
+
+
+def test_hybrid_surfaces_cold_tracks_and_serves_new_users(planted: tuple) -> None:
+    from backbeat.recommend import ALS, ContentBased, Hybrid, Track
+
+    log, data = planted
+    user = data.users[0]
+    home = log.user_cluster[user]
+    # A new release in the user's cluster that nobody has played yet.
+    twin = next(t for t in log.catalogue.tracks.values() if log.item_cluster[t.id] == home)
+    cold = Track("new-release", twin.artists, twin.genres, 0.0, dict(twin.features))
+    catalogue = Catalogue([*log.catalogue.tracks.values(), cold])
+    hybrid = Hybrid([(ALS(factors=16, iterations=10), 1.0), (ContentBased(catalogue), 1.0)])
+    hybrid.fit(data)
+    assert "new-release" in hybrid.item_list
+    ranked = [i for i, _ in hybrid.recommend(user, 200)]
+    assert "new-release" in ranked
+    popular = [i for i, _ in MostPopular().fit(data).recommend("newcomer", 5)]
+    assert [i for i, _ in hybrid.recommend("newcomer", 5)] == popular
+    assert hybrid.similar_items(data.items[0], 5)
+    with pytest.raises(ValidationError):
+        Hybrid([])
+
+
+def test_cli_evaluate_prints_every_recommender_as_json() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from backbeat.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            "evaluate",
+            "--synthetic",
+            "--seed",
+            "3",
+            "--users",
+            "400",
+            "--items",
+            "600",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert set(scores) == {"most_popular", "item_cooccurrence", "als", "content", "hybrid"}
+    assert all("ndcg@10" in row and "recall@10" in row for row in scores.values())
+    assert scores["hybrid"]["ndcg@10"] >= 1.3 * scores["most_popular"]["ndcg@10"]

@@ -5,15 +5,20 @@ Built so far: listening events and the implicit-feedback confidence matrix
 log generator with planted taste clusters, the time-based split, the
 :class:`Recommender` protocol with the :class:`MostPopular` and
 :class:`ItemCooccurrence` baselines, :class:`ALS` (implicit feedback, on the
-``implicit`` library; ``.npz`` persistence), ranking metrics and :func:`evaluate`.
-Content-based and hybrid models, Spotify seed/target semantics, ANN and
-pgvector indexes, the model registry and tuning come next (issue 8).
+``implicit`` library; ``.npz`` persistence), :class:`ContentBased` (audio
+features, genres, artists) and :class:`Hybrid`, ranking metrics,
+:func:`evaluate` and ``backbeat recommend evaluate``. Spotify seed/target
+semantics, ANN and pgvector indexes, the model registry and tuning come next
+(issue 8).
 """
 
 from backbeat.recommend._als import ALS
 from backbeat.recommend._baselines import ItemCooccurrence, MostPopular, Recommender
+from backbeat.recommend._catalogue import Catalogue, Track
+from backbeat.recommend._content import ContentBased
 from backbeat.recommend._data import EventKind, Interaction, InteractionMatrix, Weighting
-from backbeat.recommend._evaluate import evaluate
+from backbeat.recommend._evaluate import evaluate, evaluate_synthetic
+from backbeat.recommend._hybrid import Hybrid
 from backbeat.recommend._metrics import (
     average_precision_at_k,
     catalogue_coverage,
@@ -27,7 +32,10 @@ from backbeat.recommend._synthetic import SyntheticLog, synthetic_log
 
 __all__ = [
     "ALS",
+    "Catalogue",
+    "ContentBased",
     "EventKind",
+    "Hybrid",
     "Interaction",
     "InteractionMatrix",
     "ItemCooccurrence",
@@ -35,10 +43,12 @@ __all__ = [
     "Recommender",
     "SyntheticLog",
     "TimeSplit",
+    "Track",
     "Weighting",
     "average_precision_at_k",
     "catalogue_coverage",
     "evaluate",
+    "evaluate_synthetic",
     "intra_list_diversity",
     "ndcg_at_k",
     "popularity_bias",

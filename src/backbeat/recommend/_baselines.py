@@ -58,6 +58,7 @@ def _check_n(n: int) -> None:
 class _Fitted(abc.ABC):
     """Shared plumbing: ``user_scores`` aligned with ``item_list`` is all a model provides."""
 
+    name: str = "model"
     data: InteractionMatrix | None = None
     item_list: tuple[str, ...] = ()
 
@@ -85,8 +86,16 @@ class _Fitted(abc.ABC):
         return positions
 
     @abc.abstractmethod
+    def fit(self, data: InteractionMatrix) -> _Fitted:
+        """Learn from ``data``; returns the model itself."""
+
+    @abc.abstractmethod
     def user_scores(self, user: str) -> np.ndarray:
         """Scores of every item of ``item_list`` for ``user`` (higher is better)."""
+
+    @abc.abstractmethod
+    def similar_items(self, item: str, n: int = 10) -> list[tuple[str, float]]:
+        """The ``n`` items most like ``item``; ``NotFound`` for an unknown item."""
 
     def recommend(
         self, user: str, n: int = 10, *, exclude_seen: bool = True

@@ -52,3 +52,24 @@ def evaluate(
         }
         results[rec.name] = {name: round(float(v), 6) for name, v in metrics.items()}
     return results
+
+
+def evaluate_synthetic(
+    *, seed: int = 0, n_users: int = 5000, n_items: int = 8000, k: int = 10
+) -> dict[str, dict[str, float]]:
+    """The five standard recommenders on a synthetic log (see :func:`synthetic_log`)."""
+    from backbeat.recommend._als import ALS
+    from backbeat.recommend._baselines import ItemCooccurrence, MostPopular
+    from backbeat.recommend._content import ContentBased
+    from backbeat.recommend._hybrid import Hybrid
+    from backbeat.recommend._synthetic import synthetic_log
+
+    log = synthetic_log(n_users=n_users, n_items=n_items, n_clusters=20, seed=seed)
+    recommenders = [
+        MostPopular(),
+        ItemCooccurrence(),
+        ALS(seed=seed),
+        ContentBased(log.catalogue),
+        Hybrid.default(log.catalogue, seed=seed),
+    ]
+    return evaluate(recommenders, log.events, k=k, items=log.catalogue.ids)
