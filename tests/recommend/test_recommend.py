@@ -274,3 +274,95 @@ def test_cli_evaluate_prints_every_recommender_as_json() -> None:
     assert set(scores) == {"most_popular", "item_cooccurrence", "als", "content", "hybrid"}
     assert all("ndcg@10" in row and "recall@10" in row for row in scores.values())
     assert scores["hybrid"]["ndcg@10"] >= 1.3 * scores["most_popular"]["ndcg@10"]
+
+
+@pytest.fixture(scope="module")
+def hybrid_model(planted: tuple) -> tuple:
+    from backbeat.recommend import Hybrid
+
+    log, data = planted
+    return log, Hybrid.default(log.catalogue).fit(data)
+
+
+def test_seed_recommendations_follow_spotify_semantics(hybrid_model: tuple) -> None:
+    from backbeat.recommend import recommend_from_seeds
+
+    log, model = hybrid_model
+    seed = next(iter(log.catalogue.tracks))
+    result = recommend_from_seeds(model, log.catalogue, seed_tracks=[seed], limit=25)
+    assert len(result.tracks) == 25
+    assert seed not in result.tracks
+    cluster = log.item_cluster[seed]
+    assert np.mean([log.item_cluster[t] == cluster for t in result.tracks]) > 0.8
+    (block,) = result.seeds
+    assert block["id"] == seed
+    assert block["type"] == "TRACK"
+    assert block["initialPoolSize"] >= block["afterFilteringSize"] > 0
+    assert result.to_dict()["tracks"][0] == {"id": result.tracks[0]}
+
+
+def test_min_max_filters_are_exact_and_targets_rank_by_closeness(hybrid_model: tuple) -> None:
+    from backbeat.recommend import recommend_from_seeds
+
+    log, model = hybrid_model
+    genre = "genre-0"
+    result = recommend_from_seeds(
+        model,
+        log.catalogue,
+        seed_genres=[genre],
+        limit=50,
+        min_tempo=90,
+        max_tempo=150,
+        min_energy=0.2,
+        target_valence=0.5,
+    )
+    assert result.tracks
+    for t in result.tracks:
+        f = log.catalogue[t].features
+        assert 90 <= f["tempo"] <= 150
+        assert f["energy"] >= 0.2
+    distances = [abs(log.catalogue[t].features["valence"] - 0.5) for t in result.tracks]
+    assert distances == sorted(distances)
+
+
+def test_seed_validation_and_unknown_seeds(hybrid_model: tuple) -> None:
+    from backbeat.recommend import recommend_from_seeds
+
+    log, model = hybrid_model
+    some = list(log.catalogue.tracks)[:6]
+    cases = [
+        {"seed_tracks": some},  # 6 seeds
+        {},  # none
+        {"seed_tracks": some[:1], "limit": 0},
+        {"seed_tracks": some[:1], "limit": 101},
+        {"seed_tracks": some[:1], "min_tempo": 150, "max_tempo": 100},
+        {"seed_tracks": some[:1], "min_loudness_db": 1},
+        {"seed_tracks": some[:1], "target_energy": float("nan")},
+    ]
+    for kwargs in cases:
+        with pytest.raises(ValidationError):
+            recommend_from_seeds(model, log.catalogue, **kwargs)
+    result = recommend_from_seeds(
+        model, log.catalogue, seed_tracks=["no-such-track", some[0]], limit=5
+    )
+    unknown = result.seeds[0]
+    assert (unknown["id"], unknown["initialPoolSize"], unknown["afterFilteringSize"]) == (
+        "no-such-track",
+        0,
+        0,
+    )
+    assert len(result.tracks) == 5
+
+
+def test_related_artists(hybrid_model: tuple) -> None:
+    from backbeat.recommend import related_artists
+
+    log, model = hybrid_model
+    artist = next(iter(log.catalogue.by_artist))
+    related = related_artists(model, log.catalogue, artist)
+    assert 0 < len(related) <= 20
+    assert artist not in related
+    cluster = artist.split("-")[0]
+    assert np.mean([a.split("-")[0] == cluster for a in related]) > 0.8
+    with pytest.raises(NotFound):
+        related_artists(model, log.catalogue, "nobody")

@@ -7,9 +7,9 @@ log generator with planted taste clusters, the time-based split, the
 :class:`ItemCooccurrence` baselines, :class:`ALS` (implicit feedback, on the
 ``implicit`` library; ``.npz`` persistence), :class:`ContentBased` (audio
 features, genres, artists) and :class:`Hybrid`, ranking metrics,
-:func:`evaluate` and ``backbeat recommend evaluate``. Spotify seed/target
-semantics, ANN and pgvector indexes, the model registry and tuning come next
-(issue 8).
+:func:`evaluate` and ``backbeat recommend evaluate``, and Spotify's seed/target
+semantics (:func:`recommend_from_seeds`, :func:`related_artists`). ANN and
+pgvector indexes, the model registry and tuning come next (issue 8).
 """
 
 from backbeat.recommend._als import ALS
@@ -28,10 +28,17 @@ from backbeat.recommend._metrics import (
     recall_at_k,
 )
 from backbeat.recommend._split import TimeSplit, time_split
+from backbeat.recommend._spotify import (
+    TUNABLE,
+    Recommendations,
+    recommend_from_seeds,
+    related_artists,
+)
 from backbeat.recommend._synthetic import SyntheticLog, synthetic_log
 
 __all__ = [
     "ALS",
+    "TUNABLE",
     "Catalogue",
     "ContentBased",
     "EventKind",
@@ -40,6 +47,7 @@ __all__ = [
     "InteractionMatrix",
     "ItemCooccurrence",
     "MostPopular",
+    "Recommendations",
     "Recommender",
     "SyntheticLog",
     "TimeSplit",
@@ -53,6 +61,8 @@ __all__ = [
     "ndcg_at_k",
     "popularity_bias",
     "recall_at_k",
+    "recommend_from_seeds",
+    "related_artists",
     "synthetic_log",
     "time_split",
 ]
