@@ -366,3 +366,45 @@ def test_related_artists(hybrid_model: tuple) -> None:
     assert np.mean([a.split("-")[0] == cluster for a in related]) > 0.8
     with pytest.raises(NotFound):
         related_artists(model, log.catalogue, "nobody")
+
+
+def test_registry_versions_promote_and_rollback(planted: tuple, tmp_path) -> None:
+    from backbeat.recommend import ALS, ModelRegistry, data_fingerprint
+
+    _, data = planted
+    registry = ModelRegistry(tmp_path / "models")
+    first = registry.register(
+        "recommendation_v2",
+        ALS(factors=8, iterations=3, seed=1).fit(data),
+        metrics={"ndcg@10": 0.1},
+    )
+    second = registry.register("recommendation_v2", ALS(factors=8, iterations=3, seed=2).fit(data))
+    assert (first.version, second.version) == (1, 2)
+    assert first.data_fingerprint == data_fingerprint(data)
+    assert first.metrics == {"ndcg@10": 0.1}
+    assert [v.version for v in registry.list("recommendation_v2")] == [1, 2]
+    assert registry.resolve("recommendation_v2").version == 2
+    with pytest.raises(NotFound):
+        registry.get_model("recommendation_v2", "production")
+    registry.promote("recommendation_v2", 1)
+    registry.promote("recommendation_v2", 2)
+    assert registry.resolve("recommendation_v2", "production").version == 2
+    assert registry.rollback("recommendation_v2").version == 1
+    model = registry.get_model("recommendation_v2", "production")
+    original = ALS(factors=8, iterations=3, seed=1).fit(data)
+    assert model.recommend(data.users[0], 10) == original.recommend(data.users[0], 10)
+    with pytest.raises(ValidationError):
+        registry.rollback("recommendation_v2")
+    with pytest.raises(NotFound):
+        registry.get_model("unknown")
+    with pytest.raises(ValidationError):
+        registry.register("../escape", original)
+
+
+@pytest.mark.anyio
+async def test_predict_async(planted: tuple) -> None:
+    from backbeat.recommend import ALS, predict_async
+
+    _, data = planted
+    model = ALS(factors=8, iterations=3).fit(data)
+    assert await predict_async(model, data.users[0], 5) == model.recommend(data.users[0], 5)

@@ -8,8 +8,9 @@ log generator with planted taste clusters, the time-based split, the
 ``implicit`` library; ``.npz`` persistence), :class:`ContentBased` (audio
 features, genres, artists) and :class:`Hybrid`, ranking metrics,
 :func:`evaluate` and ``backbeat recommend evaluate``, and Spotify's seed/target
-semantics (:func:`recommend_from_seeds`, :func:`related_artists`). ANN and
-pgvector indexes, the model registry and tuning come next (issue 8).
+semantics (:func:`recommend_from_seeds`, :func:`related_artists`), and a
+versioned :class:`ModelRegistry` (ALS models). ANN and pgvector indexes and
+tuning come next (issue 8).
 """
 
 from backbeat.recommend._als import ALS
@@ -26,6 +27,12 @@ from backbeat.recommend._metrics import (
     ndcg_at_k,
     popularity_bias,
     recall_at_k,
+)
+from backbeat.recommend._registry import (
+    ModelRegistry,
+    ModelVersion,
+    data_fingerprint,
+    predict_async,
 )
 from backbeat.recommend._split import TimeSplit, time_split
 from backbeat.recommend._spotify import (
@@ -46,6 +53,8 @@ __all__ = [
     "Interaction",
     "InteractionMatrix",
     "ItemCooccurrence",
+    "ModelRegistry",
+    "ModelVersion",
     "MostPopular",
     "Recommendations",
     "Recommender",
@@ -55,11 +64,13 @@ __all__ = [
     "Weighting",
     "average_precision_at_k",
     "catalogue_coverage",
+    "data_fingerprint",
     "evaluate",
     "evaluate_synthetic",
     "intra_list_diversity",
     "ndcg_at_k",
     "popularity_bias",
+    "predict_async",
     "recall_at_k",
     "recommend_from_seeds",
     "related_artists",
