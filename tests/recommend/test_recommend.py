@@ -408,3 +408,40 @@ async def test_predict_async(planted: tuple) -> None:
     _, data = planted
     model = ALS(factors=8, iterations=3).fit(data)
     assert await predict_async(model, data.users[0], 5) == model.recommend(data.users[0], 5)
+
+
+def test_exact_and_hnsw_indexes_agree_on_clustered_vectors() -> None:
+    from backbeat.recommend._index import ExactIndex, HNSWIndex, build_index
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(20, 32))
+    vectors = (centres[rng.integers(0, 20, 5000)] + 0.3 * rng.normal(size=(5000, 32))).astype(
+        np.float32
+    )
+    exact, ann = ExactIndex(vectors), HNSWIndex(vectors)
+    queries = vectors[rng.integers(0, 5000, 50)]
+    recall = np.mean([len(set(exact.search(q, 10)) & set(ann.search(q, 10))) / 10 for q in queries])
+    assert recall > 0.9
+    banned = exact.search(queries[0], 5)
+    assert not set(banned) & set(exact.search(queries[0], 10, banned))
+    assert not set(banned) & set(ann.search(queries[0], 10, banned))
+    assert isinstance(build_index(vectors), ExactIndex)
+    assert isinstance(build_index(vectors, threshold=100), HNSWIndex)
+    with pytest.raises(ValidationError):
+        build_index(vectors, kind="faiss")
+
+
+def test_als_with_an_hnsw_index_matches_exact_search(planted: tuple) -> None:
+    from backbeat.recommend import ALS
+
+    _, data = planted
+    exact = ALS(factors=16, iterations=10, index="exact").fit(data)
+    ann = ALS(factors=16, iterations=10, index="hnsw").fit(data)
+    overlap = []
+    for user in data.users[:50]:
+        a = {i for i, _ in exact.recommend(user, 10)}
+        b = {i for i, _ in ann.recommend(user, 10)}
+        overlap.append(len(a & b) / 10)
+        seen = {data.items[i] for i in data.seen[data.user_index[user]].indices}
+        assert not b & seen
+    assert np.mean(overlap) > 0.9

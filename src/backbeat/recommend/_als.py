@@ -25,6 +25,7 @@ from scipy import sparse
 from backbeat.errors import ValidationError
 from backbeat.recommend._baselines import _check_n, _Fitted, _top
 from backbeat.recommend._data import InteractionMatrix
+from backbeat.recommend._index import VectorIndex, build_index
 
 __all__ = ["ALS"]
 
@@ -44,6 +45,7 @@ class ALS(_Fitted):
         alpha: float = 20.0,
         iterations: int = 15,
         seed: int = 0,
+        index: str = "auto",
     ) -> None:
         if factors < 1 or iterations < 1 or regularization < 0 or alpha <= 0:
             raise ValidationError(
@@ -57,6 +59,8 @@ class ALS(_Fitted):
             "iterations": iterations,
             "seed": seed,
         }
+        self.index_kind = index
+        self.index: VectorIndex | None = None
         self.user_factors = np.empty((0, factors), dtype=np.float32)
         self.item_factors = np.empty((0, factors), dtype=np.float32)
 
@@ -91,6 +95,20 @@ class ALS(_Fitted):
         norms = np.linalg.norm(self.item_factors, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         self._unit_items = self.item_factors / norms
+        self.index = build_index(self.item_factors, kind=self.index_kind)
+
+    def recommend(
+        self, user: str, n: int = 10, *, exclude_seen: bool = True
+    ) -> list[tuple[str, float]]:
+        """Top ``n`` by inner product, through the nearest-neighbour index."""
+        _check_n(n)
+        self._require()
+        u = self._user_ix.get(user)
+        if u is None or self.index is None:
+            return super().recommend(user, n, exclude_seen=exclude_seen)
+        query = self.user_factors[u]
+        top = self.index.search(query, n, self._seen(user) if exclude_seen else None)
+        return [(self.item_list[i], float(self.item_factors[i] @ query)) for i in top]
 
     def user_scores(self, user: str) -> np.ndarray:
         self._require()
