@@ -229,6 +229,7 @@ app.add_typer(recommend_app, name="recommend")
 
 @recommend_app.command("evaluate")
 def recommend_evaluate(
+    events: Annotated[Path | None, typer.Argument(help="Events file (.csv or .jsonl).")] = None,
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Use a generated log.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic log.")] = 0,
     users: Annotated[int, typer.Option(help="Synthetic users.")] = 5000,
@@ -236,17 +237,29 @@ def recommend_evaluate(
     k: Annotated[int, typer.Option(help="Cut-off for the ranking metrics.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Score most_popular, item_cooccurrence, als, content and hybrid on a time-based split."""
+    """Score the recommenders on a per-user time-based split (a file or --synthetic)."""
     import json
 
-    from backbeat.recommend import evaluate_synthetic
+    from backbeat.recommend import (
+        ALS,
+        ItemCooccurrence,
+        MostPopular,
+        evaluate,
+        evaluate_synthetic,
+        load_events,
+    )
 
-    if not synthetic:
+    if synthetic == (events is not None):
         raise BackbeatError(
-            "cli.recommend_source",
-            message="Only --synthetic logs are supported yet; event files come with the service.",
+            "cli.recommend_source", message="Give an events file or --synthetic (one of them)."
         )
-    results = evaluate_synthetic(seed=seed, n_users=users, n_items=items, k=k)
+    if events is not None:
+        # Without a catalogue file, content-based models have nothing to read.
+        results = evaluate(
+            [MostPopular(), ItemCooccurrence(), ALS(seed=seed)], load_events(events), k=k
+        )
+    else:
+        results = evaluate_synthetic(seed=seed, n_users=users, n_items=items, k=k)
     if as_json:
         typer.echo(json.dumps(results, indent=2, sort_keys=True))
         return
@@ -254,6 +267,34 @@ def recommend_evaluate(
     typer.echo("recommender".ljust(20) + "".join(m.rjust(16) for m in metrics))
     for name, row in results.items():
         typer.echo(name.ljust(20) + "".join(f"{row[m]:16.4f}" for m in metrics))
+
+
+@recommend_app.command("train")
+def recommend_train(
+    events: Annotated[Path, typer.Argument(help="Events file (.csv or .jsonl).")],
+    name: Annotated[str, typer.Option(help="Model name in the registry.")] = "recommendation",
+    registry: Annotated[Path | None, typer.Option(help="Registry folder.")] = None,
+    factors: Annotated[int, typer.Option()] = 64,
+    iterations: Annotated[int, typer.Option()] = 15,
+    promote: Annotated[bool, typer.Option(help="Make it the production model.")] = False,
+) -> None:
+    """Train ALS on an events file and register it (default <BACKBEAT_DATA_DIR>/models)."""
+    from backbeat.recommend import ALS, InteractionMatrix, ModelRegistry, load_events
+    from backbeat.settings import Settings
+
+    root = registry or Settings.from_env().data_dir / "models"
+    data = InteractionMatrix.build(load_events(events))
+    if not data.items:
+        raise BackbeatError("cli.no_events", message="The events file holds no events.")
+    model = ALS(factors=factors, iterations=iterations).fit(data)
+    store = ModelRegistry(root)
+    version = store.register(name, model)
+    if promote:
+        store.promote(name, version.version)
+    typer.echo(
+        f"{name} v{version.version}: {len(data.users)} users, {len(data.items)} tracks"
+        + (" (production)" if promote else "")
+    )
 
 
 def main() -> None:

@@ -445,3 +445,94 @@ def test_als_with_an_hnsw_index_matches_exact_search(planted: tuple) -> None:
         seen = {data.items[i] for i in data.seen[data.user_index[user]].indices}
         assert not b & seen
     assert np.mean(overlap) > 0.9
+
+
+def test_load_events_from_csv_and_jsonl(tmp_path) -> None:
+    import json as _json
+
+    from backbeat.recommend import load_events
+
+    csv_file = tmp_path / "events.csv"
+    csv_file.write_text(
+        "user,track,timestamp,kind,ms_played,duration_ms\n"
+        "u1,t1,1700000000,play,200000,210000\n"
+        "u1,t2,2024-11-27T12:00:00Z,skip,,\n"
+        "u2,t1,1700000100,,,\n"
+    )
+    events = load_events(csv_file)
+    assert [(e.user, e.item, e.kind) for e in events] == [
+        ("u1", "t1", EventKind.PLAY),
+        ("u1", "t2", EventKind.SKIP),
+        ("u2", "t1", EventKind.PLAY),
+    ]
+    assert events[0].ms_played == 200000
+    assert events[1].timestamp == 1732708800.0
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_text(
+        _json.dumps({"user": "u", "item": "t", "timestamp": 1, "kind": "like"}) + "\n\n"
+    )
+    assert load_events(jsonl)[0].kind is EventKind.LIKE
+
+    for name, text, line in [
+        ("bad.csv", "user,track,timestamp\nu1,t1,yesterday\n", 2),
+        ("missing.csv", "user,timestamp\nu1,1\n", 2),
+        ("bad.jsonl", '{"user": "u", "item": "t", "timestamp": 1}\nnot json\n', 2),
+        ("kind.jsonl", '{"user": "u", "item": "t", "timestamp": 1, "kind": "hum"}\n', 1),
+    ]:
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(ValidationError) as info:
+            load_events(path)
+        assert info.value.code == "validation.events_file"
+        assert info.value.details["line"] == line
+    with pytest.raises(ValidationError):
+        load_events(tmp_path / "events.parquet")
+
+
+def test_cli_train_registers_a_model_and_evaluates_a_file(tmp_path) -> None:
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from backbeat.cli import app
+    from backbeat.recommend import ModelRegistry
+
+    log = synthetic_log(n_users=150, n_items=200, n_clusters=3, seed=4)
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        "".join(
+            _json.dumps(
+                {
+                    "user": e.user,
+                    "item": e.item,
+                    "timestamp": e.timestamp,
+                    "kind": e.kind.value,
+                    "ms_played": e.ms_played,
+                    "duration_ms": e.duration_ms,
+                }
+            )
+            + "\n"
+            for e in log.events
+        )
+    )
+    runner = CliRunner()
+    trained = runner.invoke(
+        app,
+        [
+            "recommend",
+            "train",
+            str(path),
+            "--registry",
+            str(tmp_path / "models"),
+            "--factors",
+            "8",
+            "--promote",
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "v1" in trained.output
+    model = ModelRegistry(tmp_path / "models").get_model("recommendation", "production")
+    assert len(model.recommend("u0", 5)) == 5
+    scored = runner.invoke(app, ["recommend", "evaluate", str(path), "--json"])
+    assert scored.exit_code == 0, scored.output
+    assert set(_json.loads(scored.output)) == {"most_popular", "item_cooccurrence", "als"}

@@ -20,6 +20,7 @@ from backbeat.recommend._content import ContentBased
 from backbeat.recommend._data import EventKind, Interaction, InteractionMatrix, Weighting
 from backbeat.recommend._evaluate import evaluate, evaluate_synthetic
 from backbeat.recommend._hybrid import Hybrid
+from backbeat.recommend._io import iter_events, load_events
 from backbeat.recommend._metrics import (
     average_precision_at_k,
     catalogue_coverage,
@@ -68,6 +69,8 @@ __all__ = [
     "evaluate",
     "evaluate_synthetic",
     "intra_list_diversity",
+    "iter_events",
+    "load_events",
     "ndcg_at_k",
     "popularity_bias",
     "predict_async",
