@@ -297,6 +297,49 @@ def recommend_train(
     )
 
 
+@recommend_app.command("tune")
+def recommend_tune(
+    events: Annotated[Path | None, typer.Argument(help="Events file (.csv or .jsonl).")] = None,
+    synthetic: Annotated[bool, typer.Option("--synthetic", help="Use a generated log.")] = False,
+    trials: Annotated[int, typer.Option(help="Random-search trials.")] = 10,
+    seed: Annotated[int, typer.Option()] = 0,
+    name: Annotated[
+        str | None, typer.Option(help="Register the best model under this name.")
+    ] = None,
+    registry: Annotated[Path | None, typer.Option(help="Registry folder.")] = None,
+) -> None:
+    """Random search over ALS parameters; prints the study as JSON (and registers the best)."""
+    import json
+
+    from backbeat.recommend import ModelRegistry, load_events, synthetic_log, tune_als
+    from backbeat.settings import Settings
+
+    if synthetic == (events is not None):
+        raise BackbeatError(
+            "cli.recommend_source", message="Give an events file or --synthetic (one of them)."
+        )
+    data = (
+        synthetic_log(n_users=2000, n_items=3000, seed=seed).events
+        if synthetic
+        else (
+            load_events(events)  # type: ignore[arg-type]
+        )
+    )
+    result = tune_als(data, trials=trials, seed=seed)
+    out: dict[str, object] = {
+        "best_params": result.best_params,
+        "best_ndcg@10": result.best_score,
+        "trials": result.trials,
+    }
+    if name and result.model is not None:
+        root = registry or Settings.from_env().data_dir / "models"
+        version = ModelRegistry(root).register(
+            name, result.model, metrics={"ndcg@10": result.best_score}
+        )
+        out["registered"] = {"name": name, "version": version.version}
+    typer.echo(json.dumps(out, indent=2))
+
+
 def main() -> None:
     """Entry point: run the CLI, turning our errors into one line and exit status 2."""
     try:

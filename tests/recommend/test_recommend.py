@@ -536,3 +536,46 @@ def test_cli_train_registers_a_model_and_evaluates_a_file(tmp_path) -> None:
     scored = runner.invoke(app, ["recommend", "evaluate", str(path), "--json"])
     assert scored.exit_code == 0, scored.output
     assert set(_json.loads(scored.output)) == {"most_popular", "item_cooccurrence", "als"}
+
+
+def test_tune_als_is_a_reproducible_random_search(planted: tuple) -> None:
+    from backbeat.recommend import tune_als
+
+    log, _ = planted
+    a = tune_als(log.events, trials=3, iterations=5, seed=3)
+    b = tune_als(log.events, trials=3, iterations=5, seed=3)
+    assert a.trials == b.trials
+    assert len(a.trials) == 3
+    assert a.best_score == max(t["ndcg@10"] for t in a.trials)
+    assert a.best_score > 0
+    assert a.model is not None
+    assert a.model.params["factors"] == a.best_params["factors"]
+    with pytest.raises(ValidationError):
+        tune_als(log.events, trials=0)
+
+
+def test_cli_tune_registers_the_best_model(tmp_path) -> None:
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from backbeat.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            "tune",
+            "--synthetic",
+            "--trials",
+            "2",
+            "--name",
+            "tuned",
+            "--registry",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    out = _json.loads(result.output)
+    assert out["registered"] == {"name": "tuned", "version": 1}
+    assert len(out["trials"]) == 2

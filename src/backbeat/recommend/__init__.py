@@ -9,8 +9,9 @@ log generator with planted taste clusters, the time-based split, the
 features, genres, artists) and :class:`Hybrid`, ranking metrics,
 :func:`evaluate` and ``backbeat recommend evaluate``, and Spotify's seed/target
 semantics (:func:`recommend_from_seeds`, :func:`related_artists`), and a
-versioned :class:`ModelRegistry` (ALS models). ANN and pgvector indexes and
-tuning come next (issue 8).
+versioned :class:`ModelRegistry` (ALS models), exact and HNSW indexes, a
+random-search :func:`tune_als`, and events from CSV/JSONL files. A pgvector
+store (PostgreSQL) and persistence for content/hybrid models come next (issue 8).
 """
 
 from backbeat.recommend._als import ALS
@@ -43,6 +44,7 @@ from backbeat.recommend._spotify import (
     related_artists,
 )
 from backbeat.recommend._synthetic import SyntheticLog, synthetic_log
+from backbeat.recommend._tune import TuningResult, tune_als
 
 __all__ = [
     "ALS",
@@ -62,6 +64,7 @@ __all__ = [
     "SyntheticLog",
     "TimeSplit",
     "Track",
+    "TuningResult",
     "Weighting",
     "average_precision_at_k",
     "catalogue_coverage",
@@ -79,4 +82,5 @@ __all__ = [
     "related_artists",
     "synthetic_log",
     "time_split",
+    "tune_als",
 ]
