@@ -579,3 +579,39 @@ def test_cli_tune_registers_the_best_model(tmp_path) -> None:
     out = _json.loads(result.output)
     assert out["registered"] == {"name": "tuned", "version": 1}
     assert len(out["trials"]) == 2
+
+
+def test_every_model_kind_saves_and_loads_identically(planted: tuple, tmp_path) -> None:
+    from backbeat.recommend import (
+        ALS,
+        ContentBased,
+        Hybrid,
+        ModelRegistry,
+        load_model,
+        save_model,
+    )
+
+    log, data = planted
+    models = [
+        MostPopular(),
+        ItemCooccurrence(),
+        ALS(factors=8, iterations=3),
+        ContentBased(log.catalogue),
+        Hybrid.default(log.catalogue),
+    ]
+    for model in models:
+        model.fit(data)
+        path = tmp_path / f"{model.name}.npz"
+        save_model(model, path)
+        again = load_model(path)
+        assert type(again) is type(model)
+        for user in data.users[:5]:
+            assert again.recommend(user, 10) == model.recommend(user, 10)
+    registry = ModelRegistry(tmp_path / "registry")
+    version = registry.register("hybrid", models[-1])
+    assert version.kind == "hybrid"
+    loaded = registry.get_model("hybrid")
+    assert loaded.recommend(data.users[0], 5) == models[-1].recommend(data.users[0], 5)
+    (tmp_path / "pickle.npz").write_bytes(b"\x80\x04not a zip")
+    with pytest.raises(ValidationError):
+        load_model(tmp_path / "pickle.npz")

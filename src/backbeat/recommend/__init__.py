@@ -9,9 +9,9 @@ log generator with planted taste clusters, the time-based split, the
 features, genres, artists) and :class:`Hybrid`, ranking metrics,
 :func:`evaluate` and ``backbeat recommend evaluate``, and Spotify's seed/target
 semantics (:func:`recommend_from_seeds`, :func:`related_artists`), and a
-versioned :class:`ModelRegistry` (ALS models), exact and HNSW indexes, a
-random-search :func:`tune_als`, and events from CSV/JSONL files. A pgvector
-store (PostgreSQL) and persistence for content/hybrid models come next (issue 8).
+versioned :class:`ModelRegistry` and :func:`save_model`/:func:`load_model` for
+every model, exact and HNSW indexes, a random-search :func:`tune_als`, and events
+from CSV/JSONL files. A pgvector store (PostgreSQL) comes next (issue 8).
 """
 
 from backbeat.recommend._als import ALS
@@ -30,6 +30,7 @@ from backbeat.recommend._metrics import (
     popularity_bias,
     recall_at_k,
 )
+from backbeat.recommend._persist import load_model, save_model
 from backbeat.recommend._registry import (
     ModelRegistry,
     ModelVersion,
@@ -74,12 +75,14 @@ __all__ = [
     "intra_list_diversity",
     "iter_events",
     "load_events",
+    "load_model",
     "ndcg_at_k",
     "popularity_bias",
     "predict_async",
     "recall_at_k",
     "recommend_from_seeds",
     "related_artists",
+    "save_model",
     "synthetic_log",
     "time_split",
     "tune_als",

@@ -15,7 +15,6 @@ Users unseen at training time get the most popular items they have not heard.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,6 @@ from backbeat.recommend._data import InteractionMatrix
 from backbeat.recommend._index import VectorIndex, build_index
 
 __all__ = ["ALS"]
-
-_FORMAT = "backbeat.als.v1"
 
 
 class ALS(_Fitted):
@@ -129,57 +126,21 @@ class ALS(_Fitted):
     # -- persistence (no pickle) ---------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
-        """Write factors, the training matrix and parameters to one ``.npz`` file."""
-        data = self._require()
-        meta = {
-            "format": _FORMAT,
-            "params": self.params,
-            "users": list(data.users),
-            "items": list(data.items),
-        }
-        conf, seen = data.confidence.tocsr(), data.seen.tocsr()
-        with open(path, "wb") as f:
-            np.savez_compressed(
-                f,
-                meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                user_factors=self.user_factors,
-                item_factors=self.item_factors,
-                conf_data=conf.data,
-                conf_indices=conf.indices,
-                conf_indptr=conf.indptr,
-                seen_indices=seen.indices,
-                seen_indptr=seen.indptr,
-            )
+        """Write the model to one ``.npz`` file (see :mod:`backbeat.recommend._persist`)."""
+        from backbeat.recommend._persist import save_model
+
+        save_model(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> ALS:
-        """Read a model written by :meth:`save` (``allow_pickle=False``)."""
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(z["meta"].tobytes().decode())
-                if meta.get("format") != _FORMAT:
-                    raise ValueError("not a backbeat ALS model")
-                shape = (len(meta["users"]), len(meta["items"]))
-                conf = sparse.csr_matrix(
-                    (z["conf_data"], z["conf_indices"], z["conf_indptr"]), shape=shape
-                )
-                seen = sparse.csr_matrix(
-                    (
-                        np.ones(len(z["seen_indices"]), dtype=bool),
-                        z["seen_indices"],
-                        z["seen_indptr"],
-                    ),
-                    shape=shape,
-                )
-                model = cls(**meta["params"])
-                model.user_factors = z["user_factors"]
-                model.item_factors = z["item_factors"]
-        except (OSError, KeyError, ValueError) as e:
+        """Read an ALS model written by :meth:`save`."""
+        from backbeat.recommend._persist import load_model
+
+        model = load_model(path)
+        if not isinstance(model, cls):
             raise ValidationError(
                 "validation.model_file",
                 details={"path": str(path)},
-                message="{path} is not a readable backbeat ALS model.",
-            ) from e
-        data = InteractionMatrix(tuple(meta["users"]), tuple(meta["items"]), conf, seen)
-        model._attach(data)
+                message="{path} is not a readable backbeat model.",
+            )
         return model

@@ -49,6 +49,10 @@ class Hybrid(_Fitted):
     def fit(self, data: InteractionMatrix) -> Hybrid:
         for component, _ in self.components:
             component.fit(data)
+        return self.fit_combination(data)
+
+    def fit_combination(self, data: InteractionMatrix) -> Hybrid:
+        """Align already-fitted components on one item list (used by ``fit`` and loading)."""
         items = tuple(dict.fromkeys(i for c, _ in self.components for i in c.item_list))
         self.data = data
         self._index(data, items)

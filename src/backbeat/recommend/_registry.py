@@ -4,8 +4,9 @@ Each version records the model's kind and parameters, a fingerprint of its
 training data (SHA-256 over the interaction matrix), its offline metrics and its
 creation time. ``production`` is a pointer (``<root>/<name>/production``) moved
 by :meth:`ModelRegistry.promote`; :meth:`ModelRegistry.rollback` moves it back
-to the version promoted before. Files are ``.npz`` (``allow_pickle=False``) and
-JSON: loading a model never runs code from the file. The seed's
+to the version promoted before. Any fitted recommender can be registered; files
+are ``.npz`` (``allow_pickle=False``) and JSON: loading a model never runs code
+from the file. The seed's
 ``model_manager.get_model('recommendation_v2')`` is :meth:`get_model`, and
 :func:`predict_async` runs a model's ``recommend`` off the event loop.
 """
@@ -23,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from backbeat.errors import NotFound, ValidationError
-from backbeat.recommend._als import ALS
+from backbeat.recommend._baselines import _Fitted
 from backbeat.recommend._data import InteractionMatrix
+from backbeat.recommend._persist import load_model, save_model
 
 __all__ = ["ModelRegistry", "ModelVersion", "data_fingerprint", "predict_async"]
-
-_LOADERS = {"als": ALS.load}
 
 
 def data_fingerprint(data: InteractionMatrix) -> str:
@@ -71,28 +71,22 @@ class ModelRegistry:
     def register(
         self,
         name: str,
-        model: ALS,
+        model: _Fitted,
         *,
         metrics: Mapping[str, float] | None = None,
     ) -> ModelVersion:
-        """Save ``model`` as the next version of ``name``."""
-        if not hasattr(model, "save") or model.name not in _LOADERS:
-            raise ValidationError(
-                "validation.model_kind",
-                details={"kind": getattr(model, "name", "?")},
-                message="Models of kind {kind!r} cannot be registered yet.",
-            )
+        """Save a fitted ``model`` (any kind) as the next version of ``name``."""
         base = self._dir(name)
         base.mkdir(parents=True, exist_ok=True)
         version = 1 + max((v.version for v in self.list(name)), default=0)
         path = base / str(version)
         path.mkdir()
-        model.save(path / "model.npz")
+        save_model(model, path / "model.npz")
         meta = {
             "name": name,
             "version": version,
             "kind": model.name,
-            "params": model.params,
+            "params": getattr(model, "params", {}),
             "metrics": dict(metrics or {}),
             "data_fingerprint": data_fingerprint(model._require()),
             "created_at": dt.datetime.now(dt.UTC).isoformat(),
@@ -136,10 +130,9 @@ class ModelRegistry:
             raise NotFound("not_found.model", details={"name": name, "version": number})
         return versions[number]
 
-    def get_model(self, name: str, version: str | int = "latest") -> ALS:
+    def get_model(self, name: str, version: str | int = "latest") -> _Fitted:
         """Load a registered model (``"latest"``, ``"production"`` or a number)."""
-        v = self.resolve(name, version)
-        return _LOADERS[v.kind](v.path / "model.npz")
+        return load_model(self.resolve(name, version).path / "model.npz")
 
     def _history_file(self, name: str) -> Path:
         return self._dir(name) / "production.json"
@@ -173,7 +166,7 @@ class ModelRegistry:
         return self.resolve(name, "production")
 
 
-async def predict_async(model: ALS, user: str, n: int = 10) -> list[tuple[str, float]]:
+async def predict_async(model: _Fitted, user: str, n: int = 10) -> list[tuple[str, float]]:
     """``model.recommend(user, n)`` in a worker thread (numpy releases the GIL)."""
     import anyio.to_thread
 
