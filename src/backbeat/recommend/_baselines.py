@@ -17,6 +17,7 @@ from scipy import sparse
 
 from backbeat.errors import NotFound, ValidationError
 from backbeat.recommend._data import InteractionMatrix
+from backbeat.recommend._index import top_k as _top
 
 __all__ = ["ItemCooccurrence", "MostPopular", "Recommender"]
 
@@ -32,18 +33,6 @@ class Recommender(Protocol):
     ) -> list[tuple[str, float]]: ...
 
     def similar_items(self, item: str, n: int = 10) -> list[tuple[str, float]]: ...
-
-
-def _top(scores: np.ndarray, n: int, banned: np.ndarray | None = None) -> np.ndarray:
-    """Indices of the ``n`` best scores, best first (``banned`` indices excluded)."""
-    s = scores.astype(np.float64, copy=True)
-    if banned is not None and banned.size:
-        s[banned] = -np.inf
-    n = min(n, int(np.isfinite(s).sum()))
-    if n <= 0:
-        return np.empty(0, dtype=np.int64)
-    part = np.argpartition(-s, n - 1)[:n]
-    return part[np.argsort(-s[part], kind="stable")]
 
 
 def _check_n(n: int) -> None:

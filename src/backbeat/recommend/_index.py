@@ -14,9 +14,21 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["ANN_THRESHOLD", "ExactIndex", "HNSWIndex", "VectorIndex", "build_index"]
+__all__ = ["ANN_THRESHOLD", "ExactIndex", "HNSWIndex", "VectorIndex", "build_index", "top_k"]
 
 ANN_THRESHOLD = 200_000
+
+
+def top_k(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the ``k`` best ``scores``, best first, ``exclude`` left out (O(n))."""
+    s = scores.astype(np.float64, copy=True)
+    if exclude is not None and exclude.size:
+        s[exclude] = -np.inf
+    k = min(k, int(np.isfinite(s).sum()))
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    part = np.argpartition(-s, k - 1)[:k]
+    return part[np.argsort(-s[part], kind="stable")]
 
 
 class VectorIndex(Protocol):
@@ -33,14 +45,7 @@ class ExactIndex:
         self.size = len(self.vectors)
 
     def search(self, query: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
-        scores = self.vectors @ query.astype(np.float32)
-        if exclude is not None and exclude.size:
-            scores[exclude] = -np.inf
-        k = min(k, int(np.isfinite(scores).sum()))
-        if k <= 0:
-            return np.empty(0, dtype=np.int64)
-        part = np.argpartition(-scores, k - 1)[:k]
-        return part[np.argsort(-scores[part], kind="stable")]
+        return top_k(self.vectors @ query.astype(np.float32), k, exclude)
 
 
 class HNSWIndex:
