@@ -22,9 +22,10 @@ import numpy as np
 from scipy import sparse
 
 from backbeat.errors import ValidationError
-from backbeat.recommend._baselines import _check_n, _Fitted, _top
+from backbeat.recommend._baselines import _check_n, _Fitted
 from backbeat.recommend._data import InteractionMatrix
 from backbeat.recommend._index import VectorIndex, build_index
+from backbeat.recommend._index import top_k as _top
 
 __all__ = ["ALS"]
 

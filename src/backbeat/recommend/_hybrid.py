@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from backbeat.errors import NotFound, ValidationError
-from backbeat.recommend._baselines import _check_n, _Fitted, _top
+from backbeat.recommend._baselines import _check_n, _Fitted
 from backbeat.recommend._catalogue import Catalogue
 from backbeat.recommend._data import InteractionMatrix
+from backbeat.recommend._index import top_k as _top
 
 __all__ = ["Hybrid"]
 
