@@ -159,3 +159,15 @@ def test_estimate_size_grows_with_content() -> None:
 def test_invalid_bounds() -> None:
     with pytest.raises(Exception, match="positive"):
         MemoryCache(max_entries=0)
+
+
+async def test_membership_checks_expiry_without_touching_stats() -> None:
+    clock = Clock()
+    c = MemoryCache(clock=clock)
+    await c.set("k", 1, ttl=5)
+    assert "k" in c
+    assert "absent" not in c
+    assert 3 not in c
+    assert (c.stats.hits, c.stats.misses) == (0, 0)
+    clock.now = 6
+    assert "k" not in c

@@ -116,7 +116,12 @@ class MemoryCache:
         return self._bytes
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get_sync(key) is not None
+        """Whether ``key`` holds an unexpired value (no recency or stats change)."""
+        if not isinstance(key, str):
+            return False
+        with self._lock:
+            entry = self._data.get(normalize_key(key))
+            return entry is not None and entry.expires_at > self._clock()
 
     # -- synchronous core (also the body of the async API) ---------------------------
 

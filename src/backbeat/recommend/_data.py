@@ -19,6 +19,7 @@ recommenders can leave out what a user already knows. All weights are a
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -123,11 +124,11 @@ class InteractionMatrix:
         summed.eliminate_zeros()
         return cls(tuple(user_ix), tuple(item_ix), summed.astype(np.float32), seen.astype(bool))
 
-    @property
+    @functools.cached_property
     def user_index(self) -> dict[str, int]:
         return {u: i for i, u in enumerate(self.users)}
 
-    @property
+    @functools.cached_property
     def item_index(self) -> dict[str, int]:
         return {t: i for i, t in enumerate(self.items)}
 

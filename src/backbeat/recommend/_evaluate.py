@@ -36,7 +36,8 @@ def evaluate(
     split = time_split(events, test_fraction=test_fraction)
     data = InteractionMatrix.build(split.train, weighting=weighting, items=list(items))
     popularity = dict(zip(data.items, data.popularity().tolist(), strict=True))
-    users = [u for u in split.test if u in set(data.users)]
+    known = set(data.users)
+    users = [u for u in split.test if u in known]
     results: dict[str, dict[str, float]] = {}
     for rec in recommenders:
         rec.fit(data)

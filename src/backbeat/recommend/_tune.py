@@ -53,7 +53,8 @@ def tune_als(
     all_events = list(events)
     split = time_split(all_events)
     train = InteractionMatrix.build(split.train)
-    users = [u for u in split.test if u in set(train.users)]
+    known = set(train.users)
+    users = [u for u in split.test if u in known]
     if not users:
         raise ValidationError(
             "validation.tune_data", message="Too few events per user to hold any out for tuning."
