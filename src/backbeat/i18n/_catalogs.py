@@ -67,6 +67,7 @@ USER_FACING = (
     "validation.audio_features",
     "validation.password",
     "validation.report",
+    "audio.",
 )
 
 

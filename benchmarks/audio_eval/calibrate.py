@@ -1,0 +1,202 @@
+"""Fit the calibration of backbeat's [0, 1] descriptors on the rendered corpus.
+
+    python benchmarks/audio_eval/render.py --out var/audio_eval
+    python benchmarks/audio_eval/calibrate.py --corpus var/audio_eval \
+        [--write src/backbeat/audio/calibration.json]
+
+Logistic models (scikit-learn, L2, standardised inputs) give probabilities for
+the labelled descriptors; 5-fold cross-validated AUC is printed and stored with
+each model. Energy and valence are stated linear scores mapped through their
+empirical quantiles on the corpus's music. See ``backbeat/audio/_descriptors.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+MUSIC = ("groove", "chorale")
+
+LOGISTIC: dict[str, dict[str, Any]] = {
+    "speechiness": {
+        "features": [
+            "modulation_4hz",
+            "low_energy",
+            "zcr_std",
+            "centroid_std",
+            "chroma_stability",
+            "pitch_salience",
+            "level_std",
+            "flatness",
+        ],
+        "positive": lambda t: t["set"] == "speech",
+        "negative": lambda t: t["set"] in MUSIC,
+        "data": "espeak-ng speech (positive) vs grooves and chorales (negative)",
+    },
+    "instrumentalness": {
+        "features": [
+            "modulation_4hz",
+            "low_energy",
+            "zcr_std",
+            "centroid_std",
+            "chroma_stability",
+            "pitch_salience",
+            "level_std",
+            "flatness",
+        ],
+        "positive": lambda t: t["set"] in MUSIC,
+        "negative": lambda t: t["set"] in ("mix", "speech"),
+        "data": "grooves and chorales (positive) vs the same music with a voice over it, and speech",
+    },
+    "acousticness": {
+        "features": [
+            "flatness",
+            "centroid",
+            "mfcc1",
+            "mfcc2",
+            "mfcc3",
+            "mfcc4",
+            "treble_share",
+            "bass_share",
+            "zcr",
+        ],
+        "positive": lambda t: t["set"] in MUSIC and t["acoustic"] == 1,
+        "negative": lambda t: t["set"] in MUSIC and t["acoustic"] == 0,
+        "data": "grooves on acoustic GM programs and chorales (positive) vs grooves on synth programs",
+    },
+    "danceability": {
+        "features": ["dfa", "pulse_clarity", "beat_strength", "onset_rate", "bass_share"],
+        "positive": lambda t: t["set"] == "groove",
+        "negative": lambda t: t["set"] in ("chorale", "speech", "noise"),
+        "data": "drum grooves 60-180 BPM (positive) vs chorales, speech and noise",
+    },
+    "liveness": {
+        "features": [
+            "low_energy",
+            "level_std",
+            "flatness",
+            "loudness_range",
+            "chroma_stability",
+            "centroid_std",
+            "treble_share",
+        ],
+        "positive": lambda t: t["set"].startswith("live_"),
+        "negative": lambda t: t["set"] in MUSIC,
+        "data": "renders with hall reverberation (RT60 1.8 s) and crowd noise (positive) vs dry renders",
+    },
+}
+
+QUANTILE: dict[str, dict[str, Any]] = {
+    "energy": {
+        "weights": {
+            "loudness": 1.0,
+            "onset_rate": 1.0,
+            "flatness": 0.5,
+            "centroid": 0.5,
+            "loudness_range": -0.5,
+        },
+        "data": "stated weights; quantiles over every music file of the corpus",
+    },
+    "valence": {
+        "weights": {"mode": 1.0, "tempo": 0.5, "centroid": 0.5, "key_strength": 0.25},
+        "data": "heuristic after Gabrielsson & Lindstrom (2010): major mode, faster tempo, brighter "
+        "timbre; no listener ratings; quantiles over every music file of the corpus",
+    },
+}
+
+
+def raw_of(path: str) -> dict[str, float]:
+    from backbeat.audio import _analyze
+    from backbeat.audio._descriptors import raw_features
+
+    state = _analyze._run(path, 22_050)
+    return raw_features(state.frames, state.rhythm, state.key, state.loudness, state.loudness_range)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", type=Path, default=Path("var/audio_eval"))
+    parser.add_argument("--write", type=Path)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    truths = [json.loads(x) for x in (args.corpus / "manifest.jsonl").read_text().splitlines() if x]
+    truths = [t for t in truths if t["set"] != "silence"]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        raws = list(pool.map(raw_of, [str(args.corpus / t["file"]) for t in truths], chunksize=2))
+    models: dict[str, Any] = {}
+    for name, spec in LOGISTIC.items():
+        rows = [(r, 1) for t, r in zip(truths, raws) if spec["positive"](t)]
+        rows += [(r, 0) for t, r in zip(truths, raws) if spec["negative"](t)]
+        x = np.array([[r[f] for f in spec["features"]] for r, _ in rows], dtype=np.float64)
+        y = np.array([label for _, label in rows])
+        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+        z = (x - mean) / scale
+        model = LogisticRegression(C=1.0, max_iter=1000)
+        folds = StratifiedKFold(5, shuffle=True, random_state=0)
+        cv = cross_val_predict(model, z, y, cv=folds, method="predict_proba")[:, 1]
+        model.fit(z, y)
+        models[name] = {
+            "kind": "logistic",
+            "features": spec["features"],
+            "mean": mean.round(6).tolist(),
+            "scale": scale.round(6).tolist(),
+            "coef": model.coef_[0].round(6).tolist(),
+            "intercept": round(float(model.intercept_[0]), 6),
+            "data": spec["data"],
+            "n": {"positive": int(y.sum()), "negative": int(len(y) - y.sum())},
+            "cv_auc": round(float(roc_auc_score(y, cv)), 4),
+        }
+        print(f"{name:18} logistic  n={len(y):4d}  5-fold AUC {models[name]['cv_auc']:.3f}")
+    music = [
+        r
+        for t, r in zip(truths, raws)
+        if t["set"] in (*MUSIC, "mix") or t["set"].startswith("live_")
+    ]
+    for name, spec in QUANTILE.items():
+        features = list(spec["weights"])
+        x = np.array([[r[f] for f in features] for r in music], dtype=np.float64)
+        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+        coef = np.array([spec["weights"][f] for f in features])
+        scores = ((x - mean) / scale) @ coef
+        quantiles = np.percentile(scores, np.linspace(0, 100, 21))
+        models[name] = {
+            "kind": "quantile",
+            "features": features,
+            "mean": mean.round(6).tolist(),
+            "scale": scale.round(6).tolist(),
+            "coef": coef.tolist(),
+            "intercept": 0.0,
+            "quantiles": np.maximum.accumulate(quantiles).round(6).tolist(),
+            "data": spec["data"],
+            "n": len(music),
+        }
+        print(f"{name:18} quantile  n={len(music):4d}")
+    counts: dict[str, int] = {}
+    for t in truths:
+        counts[t["set"]] = counts.get(t["set"], 0) + 1
+    document = {
+        "about": "Calibration of backbeat's [0, 1] audio descriptors; regenerate with "
+        "benchmarks/audio_eval/calibrate.py (see backbeat/audio/_descriptors.py).",
+        "corpus": {"generator": "benchmarks/audio_eval/render.py --seed 7", "files": counts},
+        "created": dt.date.today().isoformat(),
+        "descriptors": models,
+    }
+    text = json.dumps(document, indent=1) + "\n"
+    if args.write:
+        args.write.write_text(text)
+        print(f"wrote {args.write}")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Audio analysis (extra ``audio``): Spotify's audio features and audio analysis, computed here.
+
+``analyze(source)`` gives the audio-features object, ``analyze_structure(source)``
+the audio-analysis object; both decode once and share one front end (see
+``ARCHITECTURE.md`` and each module's docstring for formulas and references).
+"""
+
+from backbeat.audio._analyze import MIN_DURATION_S, analyze, analyze_all, analyze_structure
+from backbeat.audio._decode import (
+    ANALYSIS_RATE,
+    AudioDecodeError,
+    AudioStream,
+    AudioTooShortError,
+    decode,
+    open_audio,
+)
+from backbeat.audio._models import (
+    VECTOR_FIELDS,
+    AudioAnalysis,
+    AudioFeatures,
+    LowLevelFeatures,
+    Section,
+    Segment,
+    TimeInterval,
+    TrackSummary,
+)
+
+__all__ = [
+    "ANALYSIS_RATE",
+    "MIN_DURATION_S",
+    "VECTOR_FIELDS",
+    "AudioAnalysis",
+    "AudioDecodeError",
+    "AudioFeatures",
+    "AudioStream",
+    "AudioTooShortError",
+    "LowLevelFeatures",
+    "Section",
+    "Segment",
+    "TimeInterval",
+    "TrackSummary",
+    "analyze",
+    "analyze_all",
+    "analyze_structure",
+    "decode",
+    "open_audio",
+]

@@ -1,0 +1,196 @@
+"""The [0, 1] descriptors: measured raw features, then a stated calibration.
+
+Raw features (all from the shared front end; names are the keys of
+:func:`raw_features`):
+
+- level and dynamics: integrated loudness (BS.1770), loudness range (EBU 3342),
+  spread of frame levels, share of low-energy frames (frames below half the mean
+  RMS; Scheirer & Slaney 1997);
+- rhythm: onset rate, mean onset strength, tempo, pulse clarity (tempo
+  confidence), beat strength, and the detrended-fluctuation exponent of the
+  frame-level envelope over 0.2-8 s (Streich & Herrera 2005: danceable music has
+  a low exponent, its loudness fluctuating steadily at all these scales);
+- timbre: spectral centroid and its spread, flatness, zero-crossing rate and its
+  spread, MFCC 1-4 means, share of energy below 150 Hz and above 5 kHz;
+- tonality and speech cues: key strength, mode, chroma stability (cosine of
+  consecutive chroma frames), pitch salience (peak/mean of the log-frequency
+  spectrum), and the share of envelope modulation at the 3-6 Hz syllable rate
+  (Houtgast & Steeneken's modulation-spectrum cue for speech).
+
+Calibration (``calibration.json``, written by
+``benchmarks/audio_eval/calibrate.py`` from the rendered harness corpus; the file
+states its data, its date and each model's fit quality):
+
+- ``logistic``: a probability from logistic regression on labelled harness clips
+  (speechiness: speech vs music; instrumentalness: music vs music with a voice;
+  acousticness: acoustic vs electronic instrument programs; danceability: drum
+  grooves vs non-dance material; liveness: clips with added hall reverberation
+  and crowd noise vs dry renders);
+- ``quantile``: a transparent linear score (weights stated in the file) mapped
+  through its empirical distribution on the harness corpus, so 0.5 is the
+  corpus median (energy: loudness, onset rate, flatness, brightness, low
+  dynamics; valence: mode, tempo, brightness, key strength after the cues that
+  Gabrielsson & Lindström 2010 review, a heuristic: no listener ratings exist
+  that backbeat could fit to).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
+
+from backbeat.audio._frontend import Frames
+from backbeat.audio._rhythm import Rhythm
+from backbeat.audio._structure import onset_peaks
+from backbeat.audio._tonal import Key
+
+__all__ = ["DESCRIPTORS", "calibrated", "dfa_exponent", "raw_features"]
+
+F64 = npt.NDArray[np.float64]
+
+DESCRIPTORS = (
+    "danceability",
+    "energy",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+)
+
+
+def dfa_exponent(envelope: F64, frame_rate: float) -> float:
+    """Detrended fluctuation analysis exponent over 0.2-8 s scales (0 when too short)."""
+    if len(envelope) < frame_rate * 4 or envelope.std() < 1e-9:
+        return 0.0
+    profile = np.cumsum(envelope - envelope.mean())
+    scales = np.unique(np.geomspace(0.2 * frame_rate, 8.0 * frame_rate, 12).astype(int))
+    scales = scales[scales * 4 <= len(profile)]
+    if len(scales) < 3:
+        return 0.0
+    fluctuations = []
+    for scale in scales:
+        windows = profile[: len(profile) // scale * scale].reshape(-1, scale)
+        t = np.arange(scale, dtype=np.float64)
+        t_c = t - t.mean()
+        slope = (windows - windows.mean(axis=1, keepdims=True)) @ t_c / (t_c @ t_c)
+        trend = windows.mean(axis=1, keepdims=True) + np.outer(slope, t_c)
+        fluctuations.append(math.sqrt(float(np.mean((windows - trend) ** 2))) + 1e-12)
+    slope_fit = np.polyfit(np.log(scales), np.log(fluctuations), 1)[0]
+    return float(slope_fit)
+
+
+def _modulation_ratio(frames: Frames) -> float:
+    """Share of the speech-band envelope's modulation power at 3-6 Hz (of 0.5-15 Hz)."""
+    rate = frames.frame_rate
+    if len(frames) < rate * 2:
+        return 0.0
+    envelope = 10 * np.log10(frames.mel[:, 4:40].astype(np.float64).sum(axis=1) + 1e-10)
+    envelope = np.maximum(envelope, envelope.max() - 60.0)
+    segment = min(128, len(envelope))
+    pieces = sliding_window_view(envelope - envelope.mean(), segment)[:: segment // 2]
+    spectra = np.abs(np.fft.rfft(pieces * np.hanning(segment), axis=1)) ** 2
+    power = spectra.mean(axis=0)
+    freqs = np.fft.rfftfreq(segment, 1.0 / rate)
+    band = (freqs >= 0.5) & (freqs <= 15.0)
+    syllabic = (freqs >= 3.0) & (freqs <= 6.0)
+    total = float(power[band].sum())
+    return float(power[syllabic].sum() / total) if total > 0 else 0.0
+
+
+def raw_features(
+    frames: Frames, rhythm: Rhythm, key: Key, loudness: float, loudness_range: float
+) -> dict[str, float]:
+    """Every raw feature the calibrated descriptors read, by name."""
+    rate = frames.frame_rate
+    rms = frames.rms.astype(np.float64)
+    audible = rms > 1e-4
+    level = 20 * np.log10(np.maximum(rms[audible], 1e-5)) if audible.any() else np.zeros(1)
+    mel = frames.mel.astype(np.float64)
+    total_energy = mel.sum() + 1e-12
+    from backbeat.audio._rhythm import _mel_centres
+
+    centres = _mel_centres(frames)
+    chroma = frames.chroma.astype(np.float64)
+    norms = np.linalg.norm(chroma, axis=1) + 1e-12
+    stability = (
+        float(np.mean(np.sum(chroma[1:] * chroma[:-1], axis=1) / (norms[1:] * norms[:-1])))
+        if len(chroma) > 1
+        else 0.0
+    )
+    spectrum = frames.pitch_spectrum.astype(np.float64)
+    salience = (
+        float(np.median(spectrum.max(axis=1) / (spectrum.mean(axis=1) + 1e-12)))
+        if len(spectrum)
+        else 0.0
+    )
+    peaks, _ = onset_peaks(rhythm.onset, rate)
+    duration = max(frames.duration, 1e-9)
+    mfcc_means = frames.mfcc[:, 1:5].mean(axis=0) if len(frames) else np.zeros(4)
+    zcr = frames.zcr[audible] if audible.any() else np.zeros(1)
+    centroid = frames.centroid[audible] if audible.any() else np.zeros(1)
+    flatness = frames.flatness[audible] if audible.any() else np.ones(1)
+    return {
+        "loudness": loudness,
+        "loudness_range": loudness_range,
+        "level_std": float(level.std()),
+        "low_energy": float(np.mean(rms < 0.5 * rms.mean())) if len(rms) else 1.0,
+        "onset_rate": len(peaks) / duration,
+        "onset_mean": float(rhythm.onset.mean()) if len(rhythm.onset) else 0.0,
+        "tempo": rhythm.tempo,
+        "pulse_clarity": rhythm.tempo_confidence,
+        "beat_strength": float(rhythm.beat_strength.mean()) if len(rhythm.beat_strength) else 0.0,
+        "dfa": dfa_exponent(rms, rate),
+        "centroid": float(np.mean(centroid)) / 1000.0,
+        "centroid_std": float(np.std(centroid)) / 1000.0,
+        "flatness": float(np.mean(np.log10(flatness + 1e-12))),
+        "zcr": float(np.mean(zcr)),
+        "zcr_std": float(np.std(zcr)),
+        "mfcc1": float(mfcc_means[0]),
+        "mfcc2": float(mfcc_means[1]),
+        "mfcc3": float(mfcc_means[2]),
+        "mfcc4": float(mfcc_means[3]),
+        "bass_share": float(mel[:, centres < 150.0].sum() / total_energy),
+        "treble_share": float(mel[:, centres > 5000.0].sum() / total_energy),
+        "key_strength": key.key_confidence,
+        "mode": float(key.mode),
+        "chroma_stability": stability,
+        "pitch_salience": math.log10(max(salience, 1e-12)),
+        "modulation_4hz": _modulation_ratio(frames),
+    }
+
+
+@lru_cache(maxsize=1)
+def calibration() -> dict[str, Any]:
+    text = resources.files("backbeat.audio").joinpath("calibration.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _linear(model: dict[str, Any], raw: dict[str, float]) -> float:
+    x = np.array([raw[name] for name in model["features"]], dtype=np.float64)
+    z = (x - np.asarray(model["mean"])) / np.asarray(model["scale"])
+    return float(z @ np.asarray(model["coef"]) + float(model.get("intercept", 0.0)))
+
+
+def calibrated(raw: dict[str, float]) -> dict[str, float]:
+    """Each descriptor in [0, 1] from the raw features and ``calibration.json``."""
+    models = calibration()["descriptors"]
+    out: dict[str, float] = {}
+    for name in DESCRIPTORS:
+        model = models[name]
+        score = _linear(model, raw)
+        if model["kind"] == "logistic":
+            value = 1.0 / (1.0 + math.exp(-max(min(score, 50.0), -50.0)))
+        else:
+            quantiles = np.asarray(model["quantiles"], dtype=np.float64)
+            value = float(np.interp(score, quantiles, np.linspace(0.0, 1.0, len(quantiles))))
+        out[name] = round(value, 4)
+    return out
