@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: serve test lint typecheck pytest bench clean
+.PHONY: serve test lint typecheck pytest bench eval-deps eval-audio clean
 
 # A stamp per install flavour; editing pyproject.toml refreshes the venv.
 $(BIN)/python:
@@ -36,7 +36,25 @@ pytest: $(VENV)/.installed-dev
 
 test: lint typecheck pytest
 
-bench: $(VENV)/.installed-dev
+# Benchmark peers and the audio harness's tools (librosa, Essentia, music21, ...):
+# dev-only, never imported by backbeat.
+$(VENV)/.installed-eval: pyproject.toml $(VENV)/.installed-dev
+	$(PIP) install -e '.[all,dev,eval]'
+	@touch $@
+
+# Debian packages the audio accuracy harness renders its corpus with.
+eval-deps:
+	@command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
+		&& command -v espeak-ng >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+			fluidsynth fluid-soundfont-gm espeak-ng)
+
+# Render the corpus (once per seed), then score backbeat, librosa and Essentia on it.
+eval-audio: eval-deps $(VENV)/.installed-eval
+	@[ -f var/audio_eval/manifest.jsonl ] || $(BIN)/python benchmarks/audio_eval/render.py --out var/audio_eval
+	$(BIN)/python benchmarks/audio_eval/evaluate.py --corpus var/audio_eval
+
+bench: $(VENV)/.installed-eval
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

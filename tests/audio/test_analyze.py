@@ -171,3 +171,18 @@ def test_a_long_file_is_streamed_in_bounded_memory(tmp_path: Path) -> None:
 def test_features_is_a_plain_dataclass() -> None:
     features = AudioFeatures(0.5, 0.5, 0, -10.0, 1, 0.1, 0.1, 0.9, 0.1, 0.5, 120.0, 4, 1000)
     assert features.vector().shape == (len(VECTOR_FIELDS),)
+
+
+@pytest.mark.anyio
+async def test_seed_audio_processor_extracts_features_off_the_loop(audio_dir: Path) -> None:
+    from backbeat.audio import AudioProcessor
+
+    plain = await AudioProcessor().extract_features(audio_dir / "c_major_120.wav")
+    assert set(plain) >= SPOTIFY_FIELDS
+    assert "embedding" not in plain
+    advanced = await AudioProcessor().extract_features(
+        (audio_dir / "c_major_120.wav").read_bytes(), advanced_features=True
+    )
+    assert len(advanced["embedding"]) == len(VECTOR_FIELDS)
+    assert advanced["summary"]["centroid"]["mean"] > 0
+    assert advanced["key"] == plain["key"] == 0

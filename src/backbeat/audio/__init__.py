@@ -24,6 +24,7 @@ from backbeat.audio._models import (
     TimeInterval,
     TrackSummary,
 )
+from backbeat.audio._seed import AudioProcessor
 
 __all__ = [
     "ANALYSIS_RATE",
@@ -32,6 +33,7 @@ __all__ = [
     "AudioAnalysis",
     "AudioDecodeError",
     "AudioFeatures",
+    "AudioProcessor",
     "AudioStream",
     "AudioTooShortError",
     "LowLevelFeatures",
