@@ -274,6 +274,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--methods", default="backbeat,librosa,essentia")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the other methods' rows from the last run; recompute only --methods",
+    )
     args = parser.parse_args()
     manifest = args.corpus / "manifest.jsonl"
     if not manifest.exists():
@@ -283,7 +288,15 @@ def main() -> None:
     jobs = [(args.corpus / t["file"], t, methods) for t in truths]
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(analyse_file, jobs, chunksize=2))
-    (args.corpus / "rows.json").write_text(json.dumps(rows))
+    previous = args.corpus / "rows.json"
+    if args.reuse and previous.exists():
+        old = {r["truth"]["file"]: r for r in json.loads(previous.read_text())}
+        for row in rows:
+            for name, value in old.get(row["truth"]["file"], {}).items():
+                row.setdefault(name, value)
+        methods = tuple(dict.fromkeys([*methods, "backbeat", "librosa", "essentia"]))
+        methods = tuple(m for m in methods if any(m in r for r in rows))
+    previous.write_text(json.dumps(rows))
     results = {m: score(rows, m) for m in methods}
     (args.corpus / "results.json").write_text(json.dumps(results, indent=2))
     if args.json:
