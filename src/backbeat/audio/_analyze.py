@@ -46,7 +46,7 @@ class _State:
     frames: Frames
     loudness: float
     loudness_range: float
-    sub_blocks: npt.NDArray[np.float64]
+    gating_blocks: npt.NDArray[np.float64]
     rhythm: Rhythm
     key: Key
     silent: bool
@@ -110,7 +110,7 @@ def _run(source: AudioSource, sample_rate: int) -> _State:
         frames=frames,
         loudness=loudness,
         loudness_range=meter.loudness_range(),
-        sub_blocks=meter.sub_blocks,
+        gating_blocks=meter.gating_blocks(),
         rhythm=rhythm,
         key=key,
         silent=silent,
@@ -256,8 +256,7 @@ def _sections(state: _State, beats_t: npt.NDArray[np.float64]) -> list[Section]:
     for i in range(len(starts)):
         a, b = bounds[i], bounds[i + 1]
         block_a, block_b = int(a * 10), max(int(b * 10), int(a * 10) + 1)
-        z = state.sub_blocks[block_a:block_b]
-        level = gated_loudness(np.convolve(z, np.full(4, 0.25), "valid") if len(z) >= 4 else z)
+        level = gated_loudness(state.gating_blocks[block_a : max(block_b - 3, block_a + 1)])
         inside = beats_t[(beats_t >= a) & (beats_t < b)]
         tempo = 60.0 / float(np.median(np.diff(inside))) if len(inside) > 2 else 0.0
         pitch_rate = frames.sample_rate / frames.pitch_hop

@@ -224,13 +224,18 @@ def resampled_mono(
     """Down-mix each block to mono and resample it to ``target_rate`` as a stream."""
     import soxr
 
+    def mono(block: F32) -> F32:
+        # A matrix-vector product: far faster than mean(axis=1) over a short last axis.
+        weights = np.full(block.shape[1], 1.0 / block.shape[1], dtype=np.float32)
+        return np.asarray(block @ weights, dtype=np.float32)
+
     if source_rate == target_rate:
         for block in blocks:
-            yield block.mean(axis=1, dtype=np.float32)
+            yield mono(block)
         return
     stream = soxr.ResampleStream(source_rate, target_rate, 1, dtype="float32", quality="MQ")
     for block in blocks:
-        out = stream.resample_chunk(block.mean(axis=1, dtype=np.float32))
+        out = stream.resample_chunk(mono(block))
         if len(out):
             yield out
     tail = stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
