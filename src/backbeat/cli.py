@@ -13,7 +13,7 @@ configuration exits with status 2 and one clear line, never a traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -337,6 +337,107 @@ def audit_export(
             await tk.audit.export_jsonl(sys.stdout, actor=actor, action=action, resource=resource)
 
     anyio.run(run)
+
+
+apikey_app = typer.Typer(help="API keys of the service.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+
+def _with_store(work: Any) -> Any:
+    """Run ``work(store)`` against the configured database (migrated when embedded)."""
+    import anyio
+
+    from backbeat.server._store import Store
+    from backbeat.settings import Settings
+    from backbeat.toolkit import Toolkit
+
+    async def run() -> Any:
+        async with Toolkit(Settings.from_env()) as toolkit:
+            if toolkit.settings.database_backend == "sqlite":
+                toolkit.settings.data_dir.mkdir(parents=True, exist_ok=True)
+                await toolkit.migrate()
+            return await work(Store(toolkit.database_engine()))
+
+    return anyio.run(run)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: read, write, admin.")] = "read",
+) -> None:
+    """Create a key; the key itself is printed once, alone on the last line."""
+    from backbeat.server._auth import SCOPES, api_key_scheme
+
+    wanted = frozenset(s.strip() for s in scopes.split(",") if s.strip())
+    if not wanted or not wanted <= SCOPES:
+        raise BackbeatError(
+            "cli.apikey_scopes",
+            details={"value": scopes},
+            message="Unknown scopes {value}: use read, write and/or admin.",
+        )
+    new = api_key_scheme.generate()
+
+    async def work(store: Any) -> None:
+        await store.add_api_key(new.key_id, name, new.hash, wanted)
+
+    _with_store(work)
+    typer.echo(f"created key {new.key_id} ({name}; scopes {','.join(sorted(wanted))})", err=True)
+    typer.echo(new.plaintext)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """Keys by id, name, scopes and state (never the keys themselves)."""
+
+    async def work(store: Any) -> Any:
+        return await store.api_keys()
+
+    for record in _with_store(work):
+        state = "revoked" if record.revoked_at else "active"
+        scopes = ",".join(sorted(record.scopes))
+        typer.echo(f"{record.key_id}  {state:7}  {scopes:16}  {record.name}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see list).")]) -> None:
+    """Revoke a key at once."""
+
+    async def work(store: Any) -> bool:
+        return bool(await store.revoke_api_key(key_id))
+
+    if not _with_store(work):
+        raise BackbeatError(
+            "cli.apikey_unknown",
+            details={"key_id": key_id},
+            message="No active key {key_id}.",
+        )
+    typer.echo(f"revoked {key_id}")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Process the due jobs, then exit.")] = False,
+) -> None:
+    """Run analysis jobs from the database queue (any number of these, anywhere)."""
+    import asyncio
+
+    from backbeat.server._worker import AnalysisWorker
+    from backbeat.settings import Settings
+
+    settings = Settings.from_env()
+
+    async def work(store: Any) -> int:
+        runner = AnalysisWorker(store, settings, asyncio.Event())
+        if once:
+            while await runner.run_once():
+                pass
+        else:
+            await runner.run()
+        return runner.processed
+
+    processed = _with_store(work)
+    typer.echo(f"processed {processed} job(s)")
 
 
 recommend_app = typer.Typer(help="Recommendations: offline evaluation.", no_args_is_help=True)

@@ -66,6 +66,8 @@ _ACCEPTED: dict[str, str] = {
     "host": "an interface address such as 127.0.0.1 or 0.0.0.0",
     "port": "a TCP port number between 1 and 65535",
     "data_dir": "a directory path",
+    "max_upload_mb": "a whole number of megabytes, 1 or more",
+    "embedded_worker": "true or false: run analysis jobs inside `backbeat serve`",
 }
 
 
@@ -125,6 +127,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias="BACKBEAT_HOST")
     port: int = Field(8000, ge=1, le=65535, validation_alias="BACKBEAT_PORT")
     data_dir: Path = Field(Path("./var"), validation_alias="BACKBEAT_DATA_DIR")
+    max_upload_mb: int = Field(200, ge=1, validation_alias="BACKBEAT_MAX_UPLOAD_MB")
+    embedded_worker: bool = Field(True, validation_alias="BACKBEAT_EMBEDDED_WORKER")
 
     @field_validator("redis_url")
     @classmethod

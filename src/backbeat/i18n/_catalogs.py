@@ -68,6 +68,9 @@ USER_FACING = (
     "validation.password",
     "validation.report",
     "audio.",
+    "validation.upload",
+    "validation.too_many_ids",
+    "validation.media_path",
 )
 
 

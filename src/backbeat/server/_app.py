@@ -10,8 +10,11 @@ the locale negotiated from ``Accept-Language`` among ``SUPPORTED_LOCALES``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -20,7 +23,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from backbeat._version import __version__
 from backbeat.errors import BackbeatError, NotFound
 from backbeat.i18n import Translator
+from backbeat.server._features import router as features_router
 from backbeat.server._health import router as health_router
+from backbeat.server._store import Store
+from backbeat.server._tracks import router as tracks_router
+from backbeat.server._worker import AnalysisWorker
 from backbeat.settings import Settings
 from backbeat.toolkit import Toolkit
 
@@ -37,7 +44,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if resolved.database_backend == "sqlite":
                 await toolkit.migrate()  # the embedded default sets itself up
             app.state.toolkit = toolkit
-            yield
+            _wire(app, toolkit)
+            worker_task = None
+            if resolved.embedded_worker:
+                worker = AnalysisWorker(
+                    app.state.store, resolved, app.state.jobs_waiting, app.state.invalidate
+                )
+                app.state.worker = worker
+                worker_task = asyncio.create_task(worker.run(), name="backbeat-analysis-worker")
+            try:
+                yield
+            finally:
+                if worker_task is not None:
+                    worker_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker_task
 
     app = FastAPI(
         title="backbeat",
@@ -49,7 +70,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(BackbeatError, _backbeat_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.include_router(health_router)
+    app.include_router(tracks_router)
+    app.include_router(features_router)
     return app
+
+
+def _wire(app: FastAPI, toolkit: Toolkit) -> None:
+    """Shared state the routers read: the store, the job signal, cache helpers."""
+    app.state.store = Store(toolkit.database_engine())
+    app.state.jobs_waiting = asyncio.Event()
+    cache = toolkit.cache
+
+    def key(kind: str, track_id: str) -> str:
+        return f"bb:v1:{kind}:{track_id}"
+
+    async def cache_get(kind: str, track_id: str) -> Any:
+        return await cache.get(key(kind, track_id))
+
+    async def cache_set(kind: str, track_id: str, value: Any) -> None:
+        await cache.set(key(kind, track_id), value)
+
+    async def invalidate(track_id: str) -> None:
+        await cache.delete_many([key("features", track_id), key("analysis", track_id)])
+
+    app.state.cache_get = cache_get
+    app.state.cache_set = cache_set
+    app.state.invalidate = invalidate
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

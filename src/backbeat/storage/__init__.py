@@ -7,9 +7,20 @@ owns the data (``backbeat.audit`` for audit events) and use the tables here.
 """
 
 from backbeat.storage._engine import create_engine, current_revision, to_async_url, upgrade
-from backbeat.storage._schema import audit_chain_heads, audit_checkpoints, audit_events, metadata
+from backbeat.storage._schema import (
+    analysis_jobs,
+    api_keys,
+    audit_chain_heads,
+    audit_checkpoints,
+    audit_events,
+    metadata,
+    track_analyses,
+    tracks,
+)
 
 __all__ = [
+    "analysis_jobs",
+    "api_keys",
     "audit_chain_heads",
     "audit_checkpoints",
     "audit_events",
@@ -17,5 +28,7 @@ __all__ = [
     "current_revision",
     "metadata",
     "to_async_url",
+    "track_analyses",
+    "tracks",
     "upgrade",
 ]

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["audit_chain_heads", "audit_checkpoints", "audit_events", "metadata"]
+__all__ = [
+    "analysis_jobs",
+    "api_keys",
+    "audit_chain_heads",
+    "audit_checkpoints",
+    "audit_events",
+    "metadata",
+    "track_analyses",
+    "tracks",
+]
 
 metadata = sa.MetaData()
 
@@ -58,4 +67,61 @@ audit_checkpoints = sa.Table(
     sa.Column("timestamp", sa.DateTime(timezone=True), nullable=False),
     sa.Column("key_id", sa.String(16), nullable=False),
     sa.Column("signature", sa.String(128), nullable=False),
+)
+
+#: The user's catalogue: one row per track (Spotify ID as the key; ISRC optional).
+tracks = sa.Table(
+    "tracks",
+    metadata,
+    sa.Column("id", sa.String(22), primary_key=True),
+    sa.Column("isrc", sa.String(12)),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("artists", sa.Text, nullable=False),  # JSON [{"id", "name"}]
+    sa.Column("album", sa.String(500)),
+    sa.Column("genres", sa.Text, nullable=False),  # JSON [str]
+    sa.Column("popularity", sa.Integer),
+    sa.Column("audio_path", sa.String(1000)),  # relative to <data_dir>/media
+    sa.Column("audio_sha256", sa.String(64)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_tracks_isrc", tracks.c.isrc)
+
+#: Analysis results for a track's current audio (keyed by the audio's hash).
+track_analyses = sa.Table(
+    "track_analyses",
+    metadata,
+    sa.Column("track_id", sa.String(22), primary_key=True),
+    sa.Column("audio_sha256", sa.String(64), nullable=False),
+    sa.Column("features", sa.Text, nullable=False),  # JSON audio-features fields
+    sa.Column("analysis", sa.Text, nullable=False),  # JSON audio-analysis object
+    sa.Column("analyzed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: The analysis job queue of the embedded worker: state, attempts and a lease, so a
+#: job whose worker died is picked up again once its lease expires.
+analysis_jobs = sa.Table(
+    "analysis_jobs",
+    metadata,
+    sa.Column("track_id", sa.String(22), primary_key=True),
+    sa.Column("audio_sha256", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | done | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    sa.Column("error_code", sa.String(200)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_analysis_jobs_status", analysis_jobs.c.status, analysis_jobs.c.not_before)
+
+#: API keys: the public id and an HMAC of the secret, never the key itself.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("scopes", sa.String(200), nullable=False),  # comma-separated
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
 )

@@ -1,0 +1,78 @@
+"""API-key authentication and scopes: ``Authorization: Bearer KEY``.
+
+Keys are opaque (``bb_<id>_<secret>``, 256-bit secrets from :class:`ApiKeys`); the
+database holds only the key id and an HMAC-SHA-256 of the secret, compared in
+constant time. With secrets that long an unsalted hash is enough (the scheme of
+GitHub's and Stripe's tokens); a slow password hash would only cost latency.
+Scopes: ``read`` (GET), ``write`` (uploads, events), ``admin`` (implies both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from backbeat.errors import SecurityError
+from backbeat.security import ApiKeys
+from backbeat.server._store import Store
+
+__all__ = ["SCOPES", "Forbidden", "Principal", "Unauthenticated", "api_key_scheme", "require"]
+
+SCOPES = frozenset({"read", "write", "admin"})
+api_key_scheme = ApiKeys(prefix="bb")
+
+
+class Unauthenticated(SecurityError):
+    default_code = "security.unauthenticated"
+    default_message = "Send a valid API key: Authorization: Bearer KEY."
+    http_status = 401
+
+
+class Forbidden(SecurityError):
+    default_code = "security.forbidden"
+    default_message = "This API key may not do this: it lacks the {scope} scope."
+    http_status = 403
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
+
+
+async def authenticate(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise Unauthenticated()
+    presented = presented.strip()
+    store: Store = request.app.state.store
+    try:
+        key_id = api_key_scheme.key_id(presented)
+    except SecurityError:
+        raise Unauthenticated() from None
+    record = await store.api_key(key_id)
+    if record is None or record.revoked_at is not None:
+        raise Unauthenticated()
+    if not api_key_scheme.verify(presented, record.hash):
+        raise Unauthenticated()
+    principal = Principal(record.key_id, record.scopes)
+    request.state.principal = principal
+    return principal
+
+
+def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency: the caller's key, which must allow ``scope``."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticate(request)
+        if not principal.allows(scope):
+            raise Forbidden(details={"scope": scope})
+        return principal
+
+    return dependency

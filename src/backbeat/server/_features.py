@@ -1,0 +1,130 @@
+"""Spotify-compatible reads: audio features (one or many) and audio analysis.
+
+A track whose audio is registered but not analysed yet answers ``202 Accepted``
+with ``Retry-After`` (the job is queued or running); a failed analysis answers
+with its error in Spotify's error shape; an unknown track is 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from backbeat.errors import NotFound, ValidationError
+from backbeat.server._store import Store
+from backbeat.server._tracks import Reader, resolve_track_id
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["audio"])
+RETRY_AFTER_S = 2
+MAX_IDS = 100
+
+
+class AnalysisFailed(ValidationError):
+    """The track's audio could not be analysed (``details["cause"]`` says why)."""
+
+    default_code = "audio.analysis_failed"
+    default_message = "The analysis of this track failed ({cause})."
+    http_status = 422
+
+
+def spotify_features(track_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "acousticness", "danceability", "duration_ms", "energy", "instrumentalness", "key",
+        "liveness", "loudness", "mode", "speechiness", "tempo", "time_signature", "valence",
+    )  # fmt: skip
+    body = {k: fields[k] for k in keys}
+    body.update(
+        id=track_id,
+        type="audio_features",
+        uri=f"spotify:track:{track_id}",
+        track_href=f"/v1/tracks/{track_id}",
+        analysis_url=f"/v1/audio-analysis/{track_id}",
+    )
+    return body
+
+
+def _pending(track_id: str, status: str) -> JSONResponse:
+    return JSONResponse(
+        {"id": track_id, "status": status},
+        status_code=202,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+async def _one(request: Request, raw_id: str, column: str) -> JSONResponse:
+    store: Store = request.app.state.store
+    track_id = await resolve_track_id(store, raw_id)
+    cached = await request.app.state.cache_get(column, track_id)
+    if cached is not None:
+        return JSONResponse(cached)
+    track = await store.track(track_id)
+    if track is None or track.audio_sha256 is None:
+        raise NotFound(details={"id": raw_id})
+    results = await store.results([track_id], column)
+    if track_id in results:
+        body = results[track_id]
+        if column == "features":
+            body = spotify_features(track_id, body)
+        await request.app.state.cache_set(column, track_id, body)
+        return JSONResponse(body)
+    job = (await store.jobs([track_id])).get(track_id)
+    if job is not None and job.status == "failed":
+        raise AnalysisFailed(details={"cause": job.error_code or "unknown"})
+    return _pending(track_id, job.status if job else "queued")
+
+
+@router.get(
+    "/audio-features/{track_id:path}",
+    summary="Audio features of one track (Spotify's shape)",
+    responses={202: {"description": "Analysis queued or running; retry after Retry-After"}},
+)
+async def audio_features(request: Request, track_id: str, _: Reader) -> JSONResponse:
+    return await _one(request, track_id, "features")
+
+
+@router.get(
+    "/audio-analysis/{track_id:path}",
+    summary="Audio analysis of one track (Spotify's shape)",
+    responses={202: {"description": "Analysis queued or running; retry after Retry-After"}},
+)
+async def audio_analysis(request: Request, track_id: str, _: Reader) -> JSONResponse:
+    return await _one(request, track_id, "analysis")
+
+
+@router.get(
+    "/audio-features",
+    summary="Audio features of up to 100 tracks: {audio_features: [object or null]}",
+    responses={202: {"description": "Some are still being analysed (null in the list)"}},
+)
+async def several_audio_features(
+    request: Request,
+    _: Reader,
+    ids: Annotated[str, Query(description="Comma-separated track IDs (at most 100)")],
+) -> JSONResponse:
+    raw = [part for part in ids.split(",") if part.strip()]
+    if not raw or len(raw) > MAX_IDS:
+        raise ValidationError(
+            "validation.too_many_ids",
+            details={"count": len(raw), "limit": MAX_IDS},
+            message="Give between 1 and {limit} IDs; {count} were given.",
+        )
+    store: Store = request.app.state.store
+    track_ids = [await resolve_track_id(store, part.strip()) for part in raw]
+    results = await store.results(track_ids, "features")
+    jobs = await store.jobs(track_ids)
+    pending = any(
+        t not in results and t in jobs and jobs[t].status in ("queued", "running")
+        for t in track_ids
+    )
+    body = {
+        "audio_features": [
+            spotify_features(t, results[t]) if t in results else None for t in track_ids
+        ]
+    }
+    if pending:
+        return JSONResponse(body, status_code=202, headers={"Retry-After": str(RETRY_AFTER_S)})
+    return JSONResponse(body)

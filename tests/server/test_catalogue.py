@@ -1,0 +1,247 @@
+"""End to end on the embedded defaults: API keys, uploads, 202 then features/analysis."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from backbeat import Settings
+from backbeat.cli import app as cli
+from backbeat.server import create_app
+from tests.audio._synth import RATE, groove
+
+TRACK = "4uLU6hMCjMI75M1A2tKUQC"
+ARTIST = "0OdUWJ0sBjDrqHygGUXeCF"
+
+
+def _key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scopes: str) -> str:
+    monkeypatch.setenv("BACKBEAT_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(cli, ["apikey", "create", "--name", "tests", "--scopes", scopes])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
+
+
+def _wav(bpm: float = 120.0) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, groove(bpm, bars=6), RATE, format="WAV")
+    return buffer.getvalue()
+
+
+def _metadata(**extra: object) -> str:
+    body = {"id": TRACK, "name": "Song", "artists": [{"id": ARTIST, "name": "Band"}]}
+    body.update(extra)
+    return json.dumps(body)
+
+
+@pytest.fixture
+def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    writer = _key(tmp_path, monkeypatch, "read,write")
+    reader = _key(tmp_path, monkeypatch, "read")
+    settings = Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path)})
+    with TestClient(create_app(settings)) as client:
+        yield client, {"Authorization": f"Bearer {writer}"}, {"Authorization": f"Bearer {reader}"}
+
+
+def _wait_for(client: TestClient, url: str, headers: dict[str, str]) -> dict[str, object]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        response = client.get(url, headers=headers)
+        if response.status_code == 200:
+            return response.json()  # type: ignore[no-any-return]
+        assert response.status_code == 202, response.text
+        assert response.headers["Retry-After"] == "2"
+        time.sleep(0.2)
+    raise AssertionError("analysis did not finish")
+
+
+def test_upload_then_202_then_features_and_analysis(service) -> None:  # type: ignore[no-untyped-def]
+    client, writer, reader = service
+    response = client.post(
+        "/v1/tracks",
+        headers=writer,
+        data={"metadata": _metadata(isrc="USRC17607839", genres=["rock"], popularity=40)},
+        files={"audio": ("song.wav", _wav(), "audio/wav")},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["analysis"] == "queued"
+    first = client.get(f"/v1/audio-features/{TRACK}", headers=reader)
+    assert first.status_code in (200, 202)
+    features = _wait_for(client, f"/v1/audio-features/{TRACK}", reader)
+    assert features["type"] == "audio_features"
+    assert features["id"] == TRACK
+    assert abs(float(features["tempo"]) - 120.0) < 4.8  # type: ignore[arg-type]
+    assert (features["key"], features["mode"]) == (0, 1)
+    # The same track by URI, URL and ISRC.
+    for alias in (
+        f"spotify:track:{TRACK}",
+        f"https://open.spotify.com/track/{TRACK}",
+        "USRC17607839",
+    ):
+        assert client.get(f"/v1/audio-features/{alias}", headers=reader).json()["id"] == TRACK
+    analysis = _wait_for(client, f"/v1/audio-analysis/{TRACK}", reader)
+    assert {"track", "bars", "beats", "sections", "segments"} <= set(analysis)
+    several = client.get(f"/v1/audio-features?ids={TRACK},{TRACK}", headers=reader)
+    assert several.status_code == 200
+    assert [f["id"] for f in several.json()["audio_features"]] == [TRACK, TRACK]
+    track = client.get(f"/v1/tracks/{TRACK}", headers=reader).json()
+    assert track["name"] == "Song"
+    assert track["external_ids"] == {"isrc": "USRC17607839"}
+
+
+def test_new_audio_invalidates_and_requeues(service) -> None:  # type: ignore[no-untyped-def]
+    client, writer, reader = service
+    client.post(
+        "/v1/tracks",
+        headers=writer,
+        data={"metadata": _metadata()},
+        files={"audio": ("a.wav", _wav(120.0), "audio/wav")},
+    )
+    assert abs(float(_wait_for(client, f"/v1/audio-features/{TRACK}", reader)["tempo"]) - 120) < 5  # type: ignore[arg-type]
+    again = client.post(
+        "/v1/tracks",
+        headers=writer,
+        data={"metadata": _metadata()},
+        files={"audio": ("b.wav", _wav(90.0), "audio/wav")},
+    )
+    assert again.json()["analysis"] == "queued"
+    assert abs(float(_wait_for(client, f"/v1/audio-features/{TRACK}", reader)["tempo"]) - 90) < 4  # type: ignore[arg-type]
+    same = client.post(
+        "/v1/tracks",
+        headers=writer,
+        data={"metadata": _metadata()},
+        files={"audio": ("b.wav", _wav(90.0), "audio/wav")},
+    )
+    assert same.json()["analysis"] == "unchanged"
+
+
+def test_auth_failures(service) -> None:  # type: ignore[no-untyped-def]
+    client, writer, reader = service
+    assert client.get(f"/v1/tracks/{TRACK}").status_code == 401
+    bad = client.get(f"/v1/tracks/{TRACK}", headers={"Authorization": "Bearer bb_aaaaaaaa_nope"})
+    assert bad.status_code == 401
+    assert bad.json()["error"]["code"] == "security.unauthenticated"
+    forbidden = client.post("/v1/tracks", headers=reader, data={"metadata": _metadata()})
+    assert forbidden.status_code == 403
+    assert forbidden.json()["error"]["code"] == "security.forbidden"
+    key_id = writer["Authorization"].split("_")[1]
+    assert CliRunner().invoke(cli, ["apikey", "revoke", key_id]).exit_code == 0
+    assert (
+        client.post("/v1/tracks", headers=writer, data={"metadata": _metadata()}).status_code == 401
+    )
+
+
+def test_bad_input_is_4xx_in_spotifys_shape(service) -> None:  # type: ignore[no-untyped-def]
+    client, writer, reader = service
+    cases = [
+        client.get("/v1/audio-features/not-an-id!", headers=reader),
+        client.get(f"/v1/audio-features/{TRACK}", headers=reader),  # unknown track
+        client.get("/v1/audio-features?ids=" + ",".join([TRACK] * 101), headers=reader),
+        client.post("/v1/tracks", headers=writer, data={"metadata": "{not json"}),
+        client.post("/v1/tracks", headers=writer, data={"metadata": _metadata(popularity=101)}),
+        client.post(
+            "/v1/tracks",
+            headers=writer,
+            data={"metadata": _metadata()},
+            files={"audio": ("x.mp3", b"\x00" * 2048, "audio/mpeg")},
+        ),
+    ]
+    statuses = [r.status_code for r in cases]
+    assert statuses == [400, 404, 400, 400, 400, 422], [r.text for r in cases]
+    for response in cases:
+        error = response.json()["error"]
+        assert error["status"] == response.status_code
+        assert error["message"]
+        assert error["code"]
+    french = client.get("/v1/audio-features/x!", headers={**reader, "Accept-Language": "fr"})
+    assert french.headers["Content-Language"] == "fr"
+
+
+def test_upload_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = _key(tmp_path, monkeypatch, "write")
+    settings = Settings.from_env(
+        {"BACKBEAT_DATA_DIR": str(tmp_path), "BACKBEAT_MAX_UPLOAD_MB": "1"}
+    )
+    big = np.zeros(RATE * 20, np.float32)  # 20 s of float WAV: > 1 MB
+    buffer = io.BytesIO()
+    sf.write(buffer, big, RATE, format="WAV", subtype="FLOAT")
+    with TestClient(create_app(settings)) as client:
+        response = client.post(
+            "/v1/tracks",
+            headers={"Authorization": f"Bearer {writer}"},
+            data={"metadata": _metadata()},
+            files={"audio": ("big.wav", buffer.getvalue(), "audio/wav")},
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "validation.upload_too_large"
+    assert not list((tmp_path / "media" / "tmp").iterdir())  # nothing left behind
+
+
+def test_apikey_cli_prints_the_key_alone_on_the_last_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = _key(tmp_path, monkeypatch, "read,write")
+    assert key.startswith("bb_")
+    assert " " not in key
+    listed = CliRunner().invoke(cli, ["apikey", "list"])
+    assert "active" in listed.stdout
+    assert "read,write" in listed.stdout
+    assert key not in listed.stdout
+    bad = CliRunner().invoke(cli, ["apikey", "create", "--name", "x", "--scopes", "root"])
+    assert bad.exit_code != 0
+
+
+def test_a_separate_worker_processes_the_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = _key(tmp_path, monkeypatch, "read,write")
+    headers = {"Authorization": f"Bearer {writer}"}
+    settings = Settings.from_env(
+        {"BACKBEAT_DATA_DIR": str(tmp_path), "BACKBEAT_EMBEDDED_WORKER": "false"}
+    )
+    with TestClient(create_app(settings)) as client:
+        client.post(
+            "/v1/tracks",
+            headers=headers,
+            data={"metadata": _metadata()},
+            files={"audio": ("a.wav", _wav(), "audio/wav")},
+        )
+        pending = client.get(f"/v1/audio-features/{TRACK}", headers=headers)
+        assert pending.status_code == 202
+        assert pending.json()["status"] == "queued"
+        done = CliRunner().invoke(cli, ["worker", "--once"])
+        assert done.exit_code == 0, done.output
+        assert "processed 1 job(s)" in done.stdout
+        ready = client.get(f"/v1/audio-features/{TRACK}", headers=headers)
+        assert ready.status_code == 200
+        assert ready.json()["key"] == 0
+
+
+def test_undecodable_stored_audio_fails_the_job_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = _key(tmp_path, monkeypatch, "read,write")
+    headers = {"Authorization": f"Bearer {writer}"}
+    settings = Settings.from_env(
+        {"BACKBEAT_DATA_DIR": str(tmp_path), "BACKBEAT_EMBEDDED_WORKER": "false"}
+    )
+    with TestClient(create_app(settings)) as client:
+        client.post(
+            "/v1/tracks",
+            headers=headers,
+            data={"metadata": _metadata()},
+            files={"audio": ("a.wav", _wav(), "audio/wav")},
+        )
+        for stored in (tmp_path / "media").rglob("*.wav"):
+            stored.write_bytes(b"RIFF broken since upload")
+        CliRunner().invoke(cli, ["worker", "--once"])
+        failed = client.get(f"/v1/audio-features/{TRACK}", headers=headers)
+    assert failed.status_code == 422
+    assert failed.json()["error"]["code"] == "audio.analysis_failed"
