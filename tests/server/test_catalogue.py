@@ -245,3 +245,46 @@ def test_undecodable_stored_audio_fails_the_job_once(
         failed = client.get(f"/v1/audio-features/{TRACK}", headers=headers)
     assert failed.status_code == 422
     assert failed.json()["error"]["code"] == "audio.analysis_failed"
+
+
+def test_recommendations_from_the_catalogue_honour_filters(service) -> None:  # type: ignore[no-untyped-def]
+    client, writer, reader = service
+    ids = ["0" * 21 + str(i) for i in range(6)]
+    artists = ["1" * 21 + str(i % 2) for i in range(6)]
+    tempos = [80.0, 90.0, 100.0, 120.0, 130.0, 140.0]
+    for track_id, artist, bpm in zip(ids, artists, tempos, strict=True):
+        metadata = {
+            "id": track_id,
+            "name": f"T{bpm}",
+            "artists": [{"id": artist, "name": f"A{artist[-1]}"}],
+            "genres": ["rock" if bpm < 110 else "house"],
+            "popularity": 50,
+        }
+        assert (
+            client.post(
+                "/v1/tracks",
+                headers=writer,
+                data={"metadata": json.dumps(metadata)},
+                files={"audio": (f"{bpm}.wav", _wav(bpm), "audio/wav")},
+            ).status_code
+            == 201
+        )
+    for track_id in ids:
+        _wait_for(client, f"/v1/audio-features/{track_id}", reader)
+    response = client.get(
+        f"/v1/recommendations?seed_tracks={ids[0]}&seed_genres=house&limit=10&min_tempo=110",
+        headers=reader,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    got = [t["id"] for t in body["tracks"]]
+    assert got
+    assert set(got) <= set(ids[3:])  # min_tempo=110 is a hard filter
+    assert [s["type"] for s in body["seeds"]] == ["TRACK", "GENRE"]
+    unknown = client.get("/v1/recommendations?seed_tracks=" + "7" * 22, headers=reader).json()
+    assert unknown["seeds"][0]["initialPoolSize"] == 0
+    too_many = client.get("/v1/recommendations?seed_genres=a,b,c,d,e,f", headers=reader)
+    assert too_many.status_code == 400
+    related = client.get(f"/v1/artists/{artists[0]}/related-artists", headers=reader)
+    assert related.status_code == 200
+    assert [a["id"] for a in related.json()["artists"]] == [artists[1]]

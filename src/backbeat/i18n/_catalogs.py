@@ -71,6 +71,7 @@ USER_FACING = (
     "validation.upload",
     "validation.too_many_ids",
     "validation.media_path",
+    "validation.recommend_",
 )
 
 

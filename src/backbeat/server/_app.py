@@ -25,6 +25,8 @@ from backbeat.errors import BackbeatError, NotFound
 from backbeat.i18n import Translator
 from backbeat.server._features import router as features_router
 from backbeat.server._health import router as health_router
+from backbeat.server._recommendations import CatalogueModel
+from backbeat.server._recommendations import router as recommendations_router
 from backbeat.server._store import Store
 from backbeat.server._tracks import router as tracks_router
 from backbeat.server._worker import AnalysisWorker
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(tracks_router)
     app.include_router(features_router)
+    app.include_router(recommendations_router)
     return app
 
 
@@ -90,8 +93,12 @@ def _wire(app: FastAPI, toolkit: Toolkit) -> None:
     async def cache_set(kind: str, track_id: str, value: Any) -> None:
         await cache.set(key(kind, track_id), value)
 
+    model = CatalogueModel(app.state.store)
+    app.state.catalogue_model = model
+
     async def invalidate(track_id: str) -> None:
         await cache.delete_many([key("features", track_id), key("analysis", track_id)])
+        model.changed()
 
     app.state.cache_get = cache_get
     app.state.cache_set = cache_set

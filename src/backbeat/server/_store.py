@@ -339,3 +339,28 @@ def _key(row: Any) -> ApiKeyRecord:
         created_at=_aware(row.created_at) or _now(),
         revoked_at=_aware(row.revoked_at),
     )
+
+
+async def catalogue_rows(store: Store) -> list[tuple[TrackRecord, dict[str, Any] | None]]:
+    """Every track with its analysed features (``None`` when not analysed)."""
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(tracks).order_by(tracks.c.id))).all()
+        analysed = {
+            r.track_id: json.loads(r.features)
+            for r in await conn.execute(
+                sa.select(track_analyses.c.track_id, track_analyses.c.features)
+            )
+        }
+    return [(_track(row), analysed.get(row.id)) for row in rows]
+
+
+async def catalogue_fingerprint(store: Store) -> tuple[Any, ...]:
+    """Changes whenever a track or an analysis is added or updated (by any process)."""
+    async with store.engine.connect() as conn:
+        t = (await conn.execute(sa.select(sa.func.count(), sa.func.max(tracks.c.updated_at)))).one()
+        a = (
+            await conn.execute(
+                sa.select(sa.func.count(), sa.func.max(track_analyses.c.analyzed_at))
+            )
+        ).one()
+    return (t[0], str(t[1]), a[0], str(a[1]))

@@ -191,7 +191,7 @@ async def post_track(
     queued = await store.upsert_track(record)
     if queued:
         request.app.state.jobs_waiting.set()
-        await request.app.state.invalidate(track_in.id)
+    await request.app.state.invalidate(track_in.id)
     stored = await store.track(track_in.id)
     body: dict[str, Any] = stored.to_spotify() if stored else {}
     body["analysis"] = "queued" if queued else ("unchanged" if sha else "no_audio")
