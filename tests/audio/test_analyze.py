@@ -9,25 +9,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from backbeat import audio
 from backbeat.audio import VECTOR_FIELDS, AudioFeatures, analyze
 from backbeat.audio._loudness import LoudnessMeter
 from tests.audio._synth import RATE, groove, sine
 
-SPOTIFY_FIELDS = {
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "time_signature",
-    "duration_ms",
-}
+SPOTIFY_FIELDS = set(audio.SPOTIFY_FIELDS)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from backbeat.audio._decode import (
     open_audio,
 )
 from backbeat.audio._models import (
+    SPOTIFY_FIELDS,
     VECTOR_FIELDS,
     AudioAnalysis,
     AudioFeatures,
@@ -29,6 +30,7 @@ from backbeat.audio._seed import AudioProcessor
 __all__ = [
     "ANALYSIS_RATE",
     "MIN_DURATION_S",
+    "SPOTIFY_FIELDS",
     "VECTOR_FIELDS",
     "AudioAnalysis",
     "AudioDecodeError",

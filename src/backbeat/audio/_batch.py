@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from backbeat.audio._models import CONFIDENCE_FIELDS, SPOTIFY_FIELDS
 from backbeat.errors import BackbeatError
 
 __all__ = [
@@ -49,25 +50,7 @@ AUDIO_SUFFIXES = frozenset(
         ".w64",
     )
 )
-FIELDS = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "time_signature",
-    "duration_ms",
-    "key_confidence",
-    "mode_confidence",
-    "tempo_confidence",
-    "time_signature_confidence",
-)
+FIELDS = (*SPOTIFY_FIELDS, *CONFIDENCE_FIELDS)
 PITCH_CLASSES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
 
 

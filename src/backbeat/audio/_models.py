@@ -9,6 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "CONFIDENCE_FIELDS",
+    "SPOTIFY_FIELDS",
     "VECTOR_FIELDS",
     "AudioAnalysis",
     "AudioFeatures",
@@ -17,10 +19,51 @@ __all__ = [
     "Segment",
     "TimeInterval",
     "TrackSummary",
+    "spotify_audio_features",
 ]
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
+
+SPOTIFY_FIELDS: tuple[str, ...] = (
+    "acousticness",
+    "danceability",
+    "duration_ms",
+    "energy",
+    "instrumentalness",
+    "key",
+    "liveness",
+    "loudness",
+    "mode",
+    "speechiness",
+    "tempo",
+    "time_signature",
+    "valence",
+)
+"""The numeric fields of Spotify's audio-features object, in its (alphabetical) order."""
+SPOTIFY_API = "https://api.spotify.com"
+CONFIDENCE_FIELDS = (
+    "key_confidence",
+    "mode_confidence",
+    "tempo_confidence",
+    "time_signature_confidence",
+)
+
+
+def spotify_audio_features(
+    track_id: str, fields: dict[str, Any], base_url: str = SPOTIFY_API
+) -> dict[str, Any]:
+    """Spotify's audio-features object from stored ``fields`` (extra keys are dropped)."""
+    body: dict[str, Any] = {k: fields[k] for k in SPOTIFY_FIELDS}
+    body.update(
+        id=track_id,
+        type="audio_features",
+        uri=f"spotify:track:{track_id}",
+        track_href=f"{base_url}/v1/tracks/{track_id}",
+        analysis_url=f"{base_url}/v1/audio-analysis/{track_id}",
+    )
+    return body
+
 
 _SERIES = ("centroid", "bandwidth", "rolloff", "flatness", "zcr", "rms", "onset")
 VECTOR_FIELDS: tuple[str, ...] = (
@@ -159,34 +202,11 @@ class AudioFeatures:
         data = {k: v for k, v in asdict(self).items() if k != "lowlevel"}
         return data
 
-    def to_spotify(self, track_id: str) -> dict[str, Any]:
+    def to_spotify(
+        self, track_id: str, base_url: str = "https://api.spotify.com"
+    ) -> dict[str, Any]:
         """The exact shape of Spotify's ``GET /v1/audio-features/{id}`` response."""
-        keys = (
-            "acousticness",
-            "danceability",
-            "duration_ms",
-            "energy",
-            "instrumentalness",
-            "key",
-            "liveness",
-            "loudness",
-            "mode",
-            "speechiness",
-            "tempo",
-            "time_signature",
-            "valence",
-        )
-        body: dict[str, Any] = {k: getattr(self, k) for k in keys}
-        body.update(
-            {
-                "id": track_id,
-                "type": "audio_features",
-                "uri": f"spotify:track:{track_id}",
-                "track_href": f"https://api.spotify.com/v1/tracks/{track_id}",
-                "analysis_url": f"https://api.spotify.com/v1/audio-analysis/{track_id}",
-            }
-        )
-        return body
+        return spotify_audio_features(track_id, self.to_dict(), base_url)
 
     def vector(self) -> F32:
         """The low-level embedding (see :data:`VECTOR_FIELDS`)."""

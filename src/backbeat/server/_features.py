@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from backbeat.audio._models import spotify_audio_features
 from backbeat.errors import NotFound, ValidationError
 from backbeat.server._store import Store
 from backbeat.server._tracks import Reader, resolve_track_id
@@ -32,19 +33,7 @@ class AnalysisFailed(ValidationError):
 
 
 def spotify_features(track_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "acousticness", "danceability", "duration_ms", "energy", "instrumentalness", "key",
-        "liveness", "loudness", "mode", "speechiness", "tempo", "time_signature", "valence",
-    )  # fmt: skip
-    body = {k: fields[k] for k in keys}
-    body.update(
-        id=track_id,
-        type="audio_features",
-        uri=f"spotify:track:{track_id}",
-        track_href=f"/v1/tracks/{track_id}",
-        analysis_url=f"/v1/audio-analysis/{track_id}",
-    )
-    return body
+    return spotify_audio_features(track_id, fields, base_url="")
 
 
 def _pending(track_id: str, status: str) -> JSONResponse:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from backbeat.audio._models import SPOTIFY_FIELDS
 from backbeat.errors import NotFound, ValidationError
 from backbeat.server._store import Store, TrackRecord, catalogue_fingerprint, catalogue_rows
 from backbeat.server._tracks import Reader
@@ -23,10 +24,6 @@ from backbeat.validation import parse_spotify_ref
 __all__ = ["CatalogueModel", "router"]
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
-_FEATURES = (
-    "acousticness", "danceability", "duration_ms", "energy", "instrumentalness", "key",
-    "liveness", "loudness", "mode", "speechiness", "tempo", "time_signature", "valence",
-)  # fmt: skip
 
 
 class CatalogueModel:
@@ -62,7 +59,7 @@ def _fit(rows: list[tuple[TrackRecord, dict[str, Any] | None]]) -> tuple[Any, An
             artists=tuple(a["id"] for a in record.artists),
             genres=tuple(record.genres),
             popularity=float(record.popularity or 0),
-            features={k: float(features[k]) for k in _FEATURES} if features else {},
+            features={k: float(features[k]) for k in SPOTIFY_FIELDS} if features else {},
         )
         for record, features in rows
     ]
