@@ -488,7 +488,12 @@ def recommend_evaluate(
 
 @recommend_app.command("train")
 def recommend_train(
-    events: Annotated[Path, typer.Argument(help="Events file (.csv or .jsonl).")],
+    events: Annotated[
+        Path | None, typer.Argument(help="Events file (.csv or .jsonl); or --from-database.")
+    ] = None,
+    from_database: Annotated[
+        bool, typer.Option("--from-database", help="Train on events posted to /v1/events.")
+    ] = False,
     name: Annotated[str, typer.Option(help="Model name in the registry.")] = "recommendation",
     registry: Annotated[Path | None, typer.Option(help="Registry folder.")] = None,
     factors: Annotated[int, typer.Option()] = 64,
@@ -500,7 +505,11 @@ def recommend_train(
     from backbeat.settings import Settings
 
     root = registry or Settings.from_env().data_dir / "models"
-    data = InteractionMatrix.build(load_events(events))
+    if (events is None) == (not from_database):
+        raise BackbeatError(
+            "cli.recommend_source", message="Give an events file or --from-database (one of them)."
+        )
+    data = InteractionMatrix.build(load_events(events) if events else _database_events())
     if not data.items:
         raise BackbeatError("cli.no_events", message="The events file holds no events.")
     model = ALS(factors=factors, iterations=iterations).fit(data)
@@ -512,6 +521,24 @@ def recommend_train(
         f"{name} v{version.version}: {len(data.users)} users, {len(data.items)} tracks"
         + (" (production)" if promote else "")
     )
+
+
+def _database_events() -> list[Any]:
+    from backbeat.recommend import EventKind, Interaction
+
+    async def work(store: Any) -> list[dict[str, Any]]:
+        return list(await store.events())
+
+    return [
+        Interaction(
+            user=row["user_id"],
+            item=row["track_id"],
+            timestamp=float(row["timestamp"]),
+            kind=EventKind(row["kind"]),
+            ms_played=row["ms_played"],
+        )
+        for row in _with_store(work)
+    ]
 
 
 @recommend_app.command("tune")

@@ -288,3 +288,43 @@ def test_recommendations_from_the_catalogue_honour_filters(service) -> None:  # 
     related = client.get(f"/v1/artists/{artists[0]}/related-artists", headers=reader)
     assert related.status_code == 200
     assert [a["id"] for a in related.json()["artists"]] == [artists[1]]
+
+
+def test_events_are_stored_and_train_a_model(service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client, writer, reader = service
+    other = "5" * 22
+    events = [
+        {
+            "user": f"u{u}",
+            "track": TRACK if u % 2 else f"spotify:track:{other}",
+            "kind": "play",
+            "timestamp": f"2026-11-{1 + u:02d}T10:00:00Z",
+            "ms_played": 180000,
+        }
+        for u in range(20)
+    ] + [{"user": "u1", "track": other, "kind": "like", "timestamp": "2026-11-23T10:00:00+01:00"}]
+    response = client.post("/v1/events", headers=writer, json={"events": events})
+    assert response.status_code == 202, response.text
+    assert response.json() == {"accepted": 21}
+    assert client.post("/v1/events", headers=reader, json={"events": events}).status_code == 403
+    bad = client.post("/v1/events", headers=writer, json={"events": [{"user": "u", "track": "x!"}]})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"].startswith("validation.")
+    empty = client.post("/v1/events", headers=writer, json={"events": []})
+    assert empty.status_code == 400
+    trained = CliRunner().invoke(
+        cli,
+        [
+            "recommend",
+            "train",
+            "--from-database",
+            "--factors",
+            "4",
+            "--iterations",
+            "2",
+            "--registry",
+            str(tmp_path / "models"),
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "20 users, 2 tracks" in trained.stdout

@@ -17,12 +17,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backbeat._version import __version__
-from backbeat.errors import BackbeatError, NotFound
+from backbeat.errors import BackbeatError, NotFound, ValidationError
 from backbeat.i18n import Translator
+from backbeat.server._events import router as events_router
 from backbeat.server._features import router as features_router
 from backbeat.server._health import router as health_router
 from backbeat.server._recommendations import CatalogueModel
@@ -71,10 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = resolved
     app.add_exception_handler(BackbeatError, _backbeat_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
     app.include_router(health_router)
     app.include_router(tracks_router)
     app.include_router(features_router)
     app.include_router(recommendations_router)
+    app.include_router(events_router)
     return app
 
 
@@ -103,6 +107,17 @@ def _wire(app: FastAPI, toolkit: Toolkit) -> None:
     app.state.cache_get = cache_get
     app.state.cache_set = cache_set
     app.state.invalidate = invalidate
+
+
+async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's own 422 body is not Spotify's shape: report the first bad field as a 400.
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    field = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+    problem = str(first.get("msg", "invalid"))
+    return await _backbeat_error(
+        request, ValidationError("validation.invalid", details={"field": field, "problem": problem})
+    )
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

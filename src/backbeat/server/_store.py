@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backbeat.storage import analysis_jobs, api_keys, track_analyses, tracks
+from backbeat.storage import analysis_jobs, api_keys, listening_events, track_analyses, tracks
 
 __all__ = ["MAX_ATTEMPTS", "ApiKeyRecord", "Job", "Store", "TrackRecord"]
 
@@ -291,6 +291,23 @@ class Store:
                     updated_at=now,
                 )
             )
+
+    # -- listening events -------------------------------------------------------
+
+    async def add_events(self, rows: list[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        async with self.engine.begin() as conn:
+            await conn.execute(listening_events.insert(), rows)
+        return len(rows)
+
+    async def events(self) -> list[dict[str, Any]]:
+        """Every stored event, oldest first (for training)."""
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(listening_events).order_by(listening_events.c.timestamp)
+            )
+            return [dict(row._mapping) for row in result]
 
     # -- API keys ---------------------------------------------------------------
 

@@ -14,6 +14,7 @@ __all__ = [
     "audit_chain_heads",
     "audit_checkpoints",
     "audit_events",
+    "listening_events",
     "metadata",
     "track_analyses",
     "tracks",
@@ -125,3 +126,16 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
 )
+
+#: Listening events posted to ``/v1/events``: what recommendation training reads.
+listening_events = sa.Table(
+    "listening_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("user_id", sa.String(200), nullable=False),
+    sa.Column("track_id", sa.String(22), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("timestamp", sa.Float, nullable=False),  # epoch seconds
+    sa.Column("ms_played", sa.Integer),
+)
+sa.Index("ix_listening_events_timestamp", listening_events.c.timestamp)

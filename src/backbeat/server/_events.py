@@ -1,0 +1,63 @@
+"""``POST /v1/events``: listening events in batches, stored for recommendation training.
+
+``backbeat recommend train --from-database`` trains on them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, field_validator
+
+from backbeat.server._store import Store
+from backbeat.server._tracks import Writer
+from backbeat.validation import parse_spotify_ref
+
+__all__ = ["EventIn", "router"]
+
+router = APIRouter(prefix="/v1", tags=["events"])
+MAX_BATCH = 1000
+
+
+class EventIn(BaseModel):
+    user: Annotated[str, Field(min_length=1, max_length=200, examples=["user-42"])]
+    track: Annotated[str, Field(description="Spotify track ID, URI or URL")]
+    kind: Annotated[str, Field(pattern="^(play|skip|like|save|playlist_add)$")] = "play"
+    timestamp: dt.datetime
+    ms_played: Annotated[int | None, Field(ge=0, le=86_400_000)] = None
+
+    @field_validator("track")
+    @classmethod
+    def _track(cls, value: str) -> str:
+        return parse_spotify_ref(value, expected="track").id
+
+
+class EventBatch(BaseModel):
+    events: Annotated[list[EventIn], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+@router.post(
+    "/events",
+    status_code=202,
+    summary=f"Record up to {MAX_BATCH} listening events",
+    responses={202: {"description": "Stored; they feed the next training run"}},
+)
+async def post_events(request: Request, batch: EventBatch, _: Writer) -> JSONResponse:
+    store: Store = request.app.state.store
+    rows: list[dict[str, Any]] = [
+        {
+            "user_id": e.user,
+            "track_id": e.track,
+            "kind": e.kind,
+            "timestamp": (
+                e.timestamp if e.timestamp.tzinfo else e.timestamp.replace(tzinfo=dt.UTC)
+            ).timestamp(),
+            "ms_played": e.ms_played,
+        }
+        for e in batch.events
+    ]
+    accepted = await store.add_events(rows)
+    return JSONResponse({"accepted": accepted}, status_code=202)
