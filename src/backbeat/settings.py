@@ -36,7 +36,7 @@ import pydantic
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from backbeat.errors import ConfigurationError
+from backbeat.errors import BackbeatError, ConfigurationError
 from backbeat.i18n._catalogs import LOCALES
 
 __all__ = ["Settings"]
@@ -68,6 +68,9 @@ _ACCEPTED: dict[str, str] = {
     "data_dir": "a directory path",
     "max_upload_mb": "a whole number of megabytes, 1 or more",
     "embedded_worker": "true or false: run analysis jobs inside `backbeat serve`",
+    "rate_limit_read": "a limit like '20/s' or '1000 per hour'",
+    "rate_limit_write": "a limit like '5/s' or '100 per minute'",
+    "rate_limit_fail_open": "true or false: serve requests when the limiter's store is down",
 }
 
 
@@ -129,6 +132,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("./var"), validation_alias="BACKBEAT_DATA_DIR")
     max_upload_mb: int = Field(200, ge=1, validation_alias="BACKBEAT_MAX_UPLOAD_MB")
     embedded_worker: bool = Field(True, validation_alias="BACKBEAT_EMBEDDED_WORKER")
+    # Per API key (or client IP) and per kind of route: GETs read, other methods write.
+    rate_limit_read: str = Field("50/s", validation_alias="BACKBEAT_RATE_LIMIT_READ")
+    rate_limit_write: str = Field("10/s", validation_alias="BACKBEAT_RATE_LIMIT_WRITE")
+    rate_limit_fail_open: bool = Field(True, validation_alias="BACKBEAT_RATE_LIMIT_FAIL_OPEN")
 
     @field_validator("redis_url")
     @classmethod
@@ -138,6 +145,17 @@ class Settings(BaseSettings):
         scheme, sep, _ = v.partition("://")
         if not sep or scheme.lower() not in _REDIS_SCHEMES:
             raise ValueError("unsupported scheme")
+        return v
+
+    @field_validator("rate_limit_read", "rate_limit_write")
+    @classmethod
+    def _check_limit(cls, v: str) -> str:
+        from backbeat.ratelimit import Limit
+
+        try:
+            Limit.parse(v)
+        except BackbeatError:
+            raise ValueError("not a limit") from None
         return v
 
     @field_validator("database_url")

@@ -328,3 +328,33 @@ def test_events_are_stored_and_train_a_model(service, tmp_path: Path) -> None:  
     )
     assert trained.exit_code == 0, trained.output
     assert "20 users, 2 tracks" in trained.stdout
+
+
+def test_rate_limits_per_key_with_retry_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _key(tmp_path, monkeypatch, "read")
+    second = _key(tmp_path, monkeypatch, "read")
+    settings = Settings.from_env(
+        {"BACKBEAT_DATA_DIR": str(tmp_path), "BACKBEAT_RATE_LIMIT_READ": "3/minute"}
+    )
+    with TestClient(create_app(settings)) as client:
+        url = f"/v1/tracks/{TRACK}"
+        codes = [
+            client.get(url, headers={"Authorization": f"Bearer {first}"}).status_code
+            for _ in range(4)
+        ]
+        assert codes == [404, 404, 404, 429]
+        refused = client.get(url, headers={"Authorization": f"Bearer {first}"})
+        assert refused.json()["error"]["code"] == "ratelimit.exceeded"
+        assert int(refused.headers["Retry-After"]) >= 1
+        # Another key has its own budget; /health is never limited.
+        assert client.get(url, headers={"Authorization": f"Bearer {second}"}).status_code == 404
+        assert client.get("/health").status_code == 200
+
+
+def test_bad_rate_limit_setting_is_a_configuration_error(tmp_path: Path) -> None:
+    from backbeat.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="BACKBEAT_RATE_LIMIT_READ"):
+        Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path), "BACKBEAT_RATE_LIMIT_READ": "lots"})

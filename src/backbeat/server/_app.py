@@ -27,6 +27,7 @@ from backbeat.i18n import Translator
 from backbeat.server._events import router as events_router
 from backbeat.server._features import router as features_router
 from backbeat.server._health import router as health_router
+from backbeat.server._limits import LazyRateLimit
 from backbeat.server._recommendations import CatalogueModel
 from backbeat.server._recommendations import router as recommendations_router
 from backbeat.server._store import Store
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(features_router)
     app.include_router(recommendations_router)
     app.include_router(events_router)
+    app.add_middleware(LazyRateLimit)
     return app
 
 
