@@ -343,8 +343,9 @@ apikey_app = typer.Typer(help="API keys of the service.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 
 
-def _with_store(work: Any) -> Any:
-    """Run ``work(store)`` against the configured database (migrated when embedded)."""
+def _with_store(work: Any, audit: tuple[str, str] | None = None) -> Any:
+    """Run ``work(store)`` against the configured database (migrated when embedded);
+    ``audit=(action, resource)`` records the admin action in the audit trail."""
     import anyio
 
     from backbeat.server._store import Store
@@ -356,7 +357,15 @@ def _with_store(work: Any) -> Any:
             if toolkit.settings.database_backend == "sqlite":
                 toolkit.settings.data_dir.mkdir(parents=True, exist_ok=True)
                 await toolkit.migrate()
-            return await work(Store(toolkit.database_engine()))
+            result = await work(Store(toolkit.database_engine()))
+            if audit is not None:
+                from backbeat.audit import AuditEvent
+
+                action, resource = audit
+                await toolkit.audit.record(
+                    AuditEvent(action=action, actor="cli", resource=resource)
+                )
+            return result
 
     return anyio.run(run)
 
@@ -381,7 +390,7 @@ def apikey_create(
     async def work(store: Any) -> None:
         await store.add_api_key(new.key_id, name, new.hash, wanted)
 
-    _with_store(work)
+    _with_store(work, audit=("apikey.create", f"apikey:{new.key_id}"))
     typer.echo(f"created key {new.key_id} ({name}; scopes {','.join(sorted(wanted))})", err=True)
     typer.echo(new.plaintext)
 
@@ -406,7 +415,7 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see 
     async def work(store: Any) -> bool:
         return bool(await store.revoke_api_key(key_id))
 
-    if not _with_store(work):
+    if not _with_store(work, audit=("apikey.revoke", f"apikey:{key_id}")):
         raise BackbeatError(
             "cli.apikey_unknown",
             details={"key_id": key_id},

@@ -358,3 +358,33 @@ def test_bad_rate_limit_setting_is_a_configuration_error(tmp_path: Path) -> None
 
     with pytest.raises(ConfigurationError, match="BACKBEAT_RATE_LIMIT_READ"):
         Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path), "BACKBEAT_RATE_LIMIT_READ": "lots"})
+
+
+def test_writes_are_audited_with_the_request_id_and_the_chain_verifies(
+    service, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    client, writer, reader = service
+    response = client.post(
+        "/v1/tracks", headers={**writer, "X-Request-ID": "req-123"}, data={"metadata": _metadata()}
+    )
+    assert response.status_code == 201
+    assert response.headers["X-Request-ID"] == "req-123"
+    generated = client.get("/health").headers["X-Request-ID"]
+    assert len(generated) == 32
+    client.post(
+        "/v1/events",
+        headers=writer,
+        json={"events": [{"user": "u", "track": TRACK, "timestamp": "2026-11-01T00:00:00Z"}]},
+    )
+    exported = CliRunner().invoke(cli, ["audit", "export"])
+    assert exported.exit_code == 0, exported.output
+    events = [json.loads(line) for line in exported.stdout.splitlines() if line.startswith("{")]
+    actions = [e["action"] for e in events]
+    assert actions.count("apikey.create") == 2
+    upsert = next(e for e in events if e["action"] == "track.upsert")
+    assert upsert["request_id"] == "req-123"
+    assert upsert["actor"].startswith("apikey:")
+    assert upsert["resource"] == f"track:{TRACK}"
+    assert "events.ingest" in actions
+    verified = CliRunner().invoke(cli, ["audit", "verify"])
+    assert verified.exit_code == 0, verified.output

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from backbeat._version import __version__
 from backbeat.errors import BackbeatError, NotFound, ValidationError
 from backbeat.i18n import Translator
+from backbeat.server._context import RequestContextMiddleware
 from backbeat.server._events import router as events_router
 from backbeat.server._features import router as features_router
 from backbeat.server._health import router as health_router
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recommendations_router)
     app.include_router(events_router)
     app.add_middleware(LazyRateLimit)
+    app.add_middleware(RequestContextMiddleware)  # outermost: every response gets its id
     return app
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
+from backbeat.server._context import record_write
 from backbeat.server._store import Store
 from backbeat.server._tracks import Writer
 from backbeat.validation import parse_spotify_ref
@@ -60,4 +61,6 @@ async def post_events(request: Request, batch: EventBatch, _: Writer) -> JSONRes
         for e in batch.events
     ]
     accepted = await store.add_events(rows)
+    users = len({row["user_id"] for row in rows})
+    await record_write(request, "events.ingest", "events", {"count": accepted, "users": users})
     return JSONResponse({"accepted": accepted}, status_code=202)

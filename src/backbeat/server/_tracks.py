@@ -24,6 +24,7 @@ from pydantic import ValidationError as PydanticError
 
 from backbeat.errors import NotFound, ValidationError
 from backbeat.server._auth import Principal, require
+from backbeat.server._context import record_write
 from backbeat.server._store import Store, TrackRecord
 from backbeat.settings import Settings
 from backbeat.validation import parse_spotify_ref, validate_isrc
@@ -189,6 +190,9 @@ async def post_track(
         audio_sha256=sha,
     )
     queued = await store.upsert_track(record)
+    await record_write(
+        request, "track.upsert", f"track:{track_in.id}", {"audio_sha256": sha, "queued": queued}
+    )
     if queued:
         request.app.state.jobs_waiting.set()
     await request.app.state.invalidate(track_in.id)
