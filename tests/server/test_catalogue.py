@@ -363,7 +363,7 @@ def test_bad_rate_limit_setting_is_a_configuration_error(tmp_path: Path) -> None
 def test_writes_are_audited_with_the_request_id_and_the_chain_verifies(
     service, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    client, writer, reader = service
+    client, writer, _reader = service
     response = client.post(
         "/v1/tracks", headers={**writer, "X-Request-ID": "req-123"}, data={"metadata": _metadata()}
     )
