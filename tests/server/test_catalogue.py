@@ -388,3 +388,25 @@ def test_writes_are_audited_with_the_request_id_and_the_chain_verifies(
     assert "events.ingest" in actions
     verified = CliRunner().invoke(cli, ["audit", "verify"])
     assert verified.exit_code == 0, verified.output
+
+
+def test_metrics_and_readiness(service) -> None:  # type: ignore[no-untyped-def]
+    client, writer, reader = service
+    client.post(
+        "/v1/tracks",
+        headers=writer,
+        data={"metadata": _metadata()},
+        files={"audio": ("a.wav", _wav(), "audio/wav")},
+    )
+    _wait_for(client, f"/v1/audio-features/{TRACK}", reader)
+    client.get(f"/v1/audio-features/{TRACK}", headers=reader)  # served from the cache
+    text = client.get("/metrics").text
+    assert 'backbeat_http_requests_total{method="POST",route="/v1/tracks",status="201"} 1.0' in text
+    assert 'route="/v1/audio-features/{track_id:path}"' in text
+    assert "backbeat_analysis_duration_seconds_count 1.0" in text
+    assert 'backbeat_analysis_jobs_total{outcome="done"} 1.0' in text
+    assert "backbeat_analysis_queue_depth 0.0" in text
+    assert "backbeat_cache_hit_ratio" in text
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["ready"] is True

@@ -29,6 +29,8 @@ from backbeat.server._events import router as events_router
 from backbeat.server._features import router as features_router
 from backbeat.server._health import router as health_router
 from backbeat.server._limits import LazyRateLimit
+from backbeat.server._metrics import Metrics, MetricsMiddleware
+from backbeat.server._metrics import router as metrics_router
 from backbeat.server._recommendations import CatalogueModel
 from backbeat.server._recommendations import router as recommendations_router
 from backbeat.server._store import Store
@@ -54,7 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker_task = None
             if resolved.embedded_worker:
                 worker = AnalysisWorker(
-                    app.state.store, resolved, app.state.jobs_waiting, app.state.invalidate
+                    app.state.store,
+                    resolved,
+                    app.state.jobs_waiting,
+                    app.state.invalidate,
+                    metrics=app.state.metrics,
                 )
                 app.state.worker = worker
                 worker_task = asyncio.create_task(worker.run(), name="backbeat-analysis-worker")
@@ -81,7 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(features_router)
     app.include_router(recommendations_router)
     app.include_router(events_router)
+    app.include_router(metrics_router)
+    app.state.metrics = Metrics()
     app.add_middleware(LazyRateLimit)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)  # outermost: every response gets its id
     return app
 
