@@ -71,6 +71,7 @@ _ACCEPTED: dict[str, str] = {
     "rate_limit_read": "a limit like '20/s' or '1000 per hour'",
     "rate_limit_write": "a limit like '5/s' or '100 per minute'",
     "rate_limit_fail_open": "true or false: serve requests when the limiter's store is down",
+    "cors_origins": "a comma-separated list of origins such as https://app.example.com",
 }
 
 
@@ -136,6 +137,8 @@ class Settings(BaseSettings):
     rate_limit_read: str = Field("50/s", validation_alias="BACKBEAT_RATE_LIMIT_READ")
     rate_limit_write: str = Field("10/s", validation_alias="BACKBEAT_RATE_LIMIT_WRITE")
     rate_limit_fail_open: bool = Field(True, validation_alias="BACKBEAT_RATE_LIMIT_FAIL_OPEN")
+    # Browser origins allowed to call the API (CORS); empty: none.
+    cors_origins: str = Field("", validation_alias="BACKBEAT_CORS_ORIGINS")
 
     @field_validator("redis_url")
     @classmethod

@@ -410,3 +410,21 @@ def test_metrics_and_readiness(service) -> None:  # type: ignore[no-untyped-def]
     ready = client.get("/ready")
     assert ready.status_code == 200
     assert ready.json()["ready"] is True
+
+
+def test_cors_only_for_configured_origins(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"BACKBEAT_DATA_DIR": str(tmp_path), "BACKBEAT_CORS_ORIGINS": "https://app.example.com"}
+    )
+    preflight = {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "Authorization",
+    }
+    with TestClient(create_app(settings)) as client:
+        allowed = client.options(f"/v1/audio-features/{TRACK}", headers=preflight)
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+        other = client.options(
+            f"/v1/audio-features/{TRACK}", headers={**preflight, "Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in other.headers

@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -91,6 +92,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.add_middleware(LazyRateLimit)
     app.add_middleware(MetricsMiddleware)
+    origins = [o.strip() for o in resolved.cors_origins.split(",") if o.strip()]
+    if origins:
+        # Bearer keys, no cookies: credentials stay off, so no CSRF surface either.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID", "RateLimit-Remaining"],
+        )
     app.add_middleware(RequestContextMiddleware)  # outermost: every response gets its id
     return app
 
