@@ -117,7 +117,11 @@ def analyze(
         _print_table(rows)
     failed = [r for r in rows if "error" in r]
     for row in failed:
-        errors.print(f"skipped {row['file']}: {row['error']['message']} [{row['error']['code']}]")
+        errors.print(
+            f"skipped {row['file']}: {row['error']['message']} [{row['error']['code']}]",
+            markup=False,
+            highlight=False,
+        )
     if files and len(failed) == len(files):
         raise typer.Exit(1)
 
@@ -447,6 +451,80 @@ def worker(
 
     processed = _with_store(work)
     typer.echo(f"processed {processed} job(s)")
+
+
+@app.command("import")
+def import_catalogue(
+    manifest: Annotated[
+        Path, typer.Argument(help="JSON Lines: one track object per line, with `audio` (a path).")
+    ],
+) -> None:
+    """Bulk-import tracks and their audio into the catalogue (analysis jobs are queued).
+
+    Each line is the ``metadata`` object of ``POST /v1/tracks`` plus ``audio``: a file
+    path, relative to the manifest's folder. Bad lines are reported and skipped.
+    """
+    import asyncio
+    import hashlib
+    import json
+
+    from pydantic import ValidationError as PydanticError
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from backbeat.server._store import TrackRecord
+    from backbeat.server._tracks import TrackIn, _media_root, _place
+    from backbeat.settings import Settings
+
+    settings = Settings.from_env()
+    lines = [x for x in manifest.read_text(encoding="utf-8").splitlines() if x.strip()]
+    errors = Console(stderr=True)
+
+    async def work(store: Any) -> tuple[int, int]:
+        imported = queued = 0
+        root = _media_root(settings)
+        with Progress(console=errors, disable=not errors.is_terminal) as progress:
+            task = progress.add_task("importing", total=len(lines))
+            for number, line in enumerate(lines, 1):
+                progress.advance(task)
+                try:
+                    entry = json.loads(line)
+                    audio = entry.pop("audio", None)
+                    track = TrackIn.model_validate(entry)
+                    path = sha = None
+                    if audio:
+                        source = (manifest.parent / str(audio)).resolve()
+                        data = await asyncio.to_thread(source.read_bytes)
+                        sha = hashlib.sha256(data).hexdigest()
+                        temp = root / "tmp" / f"import-{sha}"
+                        await asyncio.to_thread(temp.write_bytes, data)
+                        try:
+                            path = await asyncio.to_thread(_place, temp, root, sha, source.name)
+                        finally:
+                            temp.unlink(missing_ok=True)
+                except (json.JSONDecodeError, PydanticError, OSError, BackbeatError) as exc:
+                    code = getattr(exc, "code", type(exc).__name__)
+                    errors.print(f"line {number}: skipped [{code}]", markup=False)
+                    continue
+                record = TrackRecord(
+                    id=track.id,
+                    name=track.name,
+                    artists=[a.model_dump() for a in track.artists],
+                    isrc=track.isrc,
+                    album=track.album,
+                    genres=track.genres,
+                    popularity=track.popularity,
+                    audio_path=path,
+                    audio_sha256=sha,
+                )
+                queued += await store.upsert_track(record)
+                imported += 1
+        return imported, queued
+
+    imported, queued = _with_store(work, audit=("catalogue.import", f"file:{manifest.name}"))
+    typer.echo(f"imported {imported} of {len(lines)} track(s); {queued} analysis job(s) queued")
+    if lines and not imported:
+        raise typer.Exit(1)
 
 
 recommend_app = typer.Typer(help="Recommendations: offline evaluation.", no_args_is_help=True)

@@ -51,6 +51,8 @@ def test_jsonl_has_one_object_per_file_with_errors_reported(
         str(root / "nested" / "two.flac"),
     }
     assert by_file[str(root / "broken.mp3")]["error"]["code"] == "audio.decode_failed"
+    assert f"skipped {root / 'broken.mp3'}" in result.stderr
+    assert "[audio.decode_failed]" in result.stderr
     good = by_file[str(root / "nested" / "two.flac")]
     assert set(good) >= FIELDS
     assert (good["key"], good["mode"], good["time_signature"]) == (2, 0, 3)

@@ -428,3 +428,31 @@ def test_cors_only_for_configured_origins(tmp_path: Path) -> None:
             f"/v1/audio-features/{TRACK}", headers={**preflight, "Origin": "https://evil.example"}
         )
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_bulk_import_queues_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKBEAT_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "music"
+    folder.mkdir()
+    (folder / "a.wav").write_bytes(_wav(100.0))
+    (folder / "bad.wav").write_bytes(b"not audio")
+    lines = [
+        {"id": TRACK, "name": "A", "artists": [{"id": ARTIST, "name": "Band"}], "audio": "a.wav"},
+        {
+            "id": "6" * 22,
+            "name": "B",
+            "artists": [{"id": ARTIST, "name": "Band"}],
+            "audio": "bad.wav",
+        },
+        {"id": "not an id", "name": "C", "artists": []},
+        {"id": "7" * 22, "name": "D", "artists": [{"id": ARTIST, "name": "Band"}]},
+    ]
+    manifest = folder / "tracks.jsonl"
+    manifest.write_text("\n".join(json.dumps(x) for x in lines) + "\n{broken\n")
+    result = CliRunner().invoke(cli, ["import", str(manifest)])
+    assert result.exit_code == 0, result.output
+    assert "imported 2 of 5 track(s); 1 analysis job(s) queued" in result.stdout
+    assert "line 2: skipped [audio.decode_failed]" in result.stderr
+    assert not list((tmp_path / "data" / "media" / "tmp").iterdir())
+    worker = CliRunner().invoke(cli, ["worker", "--once"])
+    assert "processed 1 job(s)" in worker.stdout
