@@ -121,6 +121,7 @@ def analyze(
             f"skipped {row['file']}: {row['error']['message']} [{row['error']['code']}]",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     if files and len(failed) == len(files):
         raise typer.Exit(1)
@@ -504,7 +505,7 @@ def import_catalogue(
                             temp.unlink(missing_ok=True)
                 except (json.JSONDecodeError, PydanticError, OSError, BackbeatError) as exc:
                     code = getattr(exc, "code", type(exc).__name__)
-                    errors.print(f"line {number}: skipped [{code}]", markup=False)
+                    errors.print(f"line {number}: skipped [{code}]", markup=False, soft_wrap=True)
                     continue
                 record = TrackRecord(
                     id=track.id,
