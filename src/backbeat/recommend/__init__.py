@@ -11,7 +11,8 @@ features, genres, artists) and :class:`Hybrid`, ranking metrics,
 semantics (:func:`recommend_from_seeds`, :func:`related_artists`), and a
 versioned :class:`ModelRegistry` and :func:`save_model`/:func:`load_model` for
 every model, exact and HNSW indexes, a random-search :func:`tune_als`, and events
-from CSV/JSONL files. A pgvector store (PostgreSQL) comes next (issue 8).
+from CSV/JSONL files, and :class:`PgVectorStore` (item vectors in PostgreSQL with
+pgvector's HNSW index).
 """
 
 from backbeat.recommend._als import ALS
@@ -31,6 +32,7 @@ from backbeat.recommend._metrics import (
     recall_at_k,
 )
 from backbeat.recommend._persist import load_model, save_model
+from backbeat.recommend._pgvector import PgVectorStore
 from backbeat.recommend._registry import (
     ModelRegistry,
     ModelVersion,
@@ -60,6 +62,7 @@ __all__ = [
     "ModelRegistry",
     "ModelVersion",
     "MostPopular",
+    "PgVectorStore",
     "Recommendations",
     "Recommender",
     "SyntheticLog",
