@@ -534,7 +534,9 @@ app.add_typer(recommend_app, name="recommend")
 
 @recommend_app.command("evaluate")
 def recommend_evaluate(
-    events: Annotated[Path | None, typer.Argument(help="Events file (.csv or .jsonl).")] = None,
+    events: Annotated[
+        Path | None, typer.Argument(help="Events file (.csv, .jsonl or .parquet).")
+    ] = None,
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Use a generated log.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic log.")] = 0,
     users: Annotated[int, typer.Option(help="Synthetic users.")] = 5000,
@@ -577,7 +579,8 @@ def recommend_evaluate(
 @recommend_app.command("train")
 def recommend_train(
     events: Annotated[
-        Path | None, typer.Argument(help="Events file (.csv or .jsonl); or --from-database.")
+        Path | None,
+        typer.Argument(help="Events file (.csv, .jsonl or .parquet); or --from-database."),
     ] = None,
     from_database: Annotated[
         bool, typer.Option("--from-database", help="Train on events posted to /v1/events.")
@@ -631,7 +634,9 @@ def _database_events() -> list[Any]:
 
 @recommend_app.command("tune")
 def recommend_tune(
-    events: Annotated[Path | None, typer.Argument(help="Events file (.csv or .jsonl).")] = None,
+    events: Annotated[
+        Path | None, typer.Argument(help="Events file (.csv, .jsonl or .parquet).")
+    ] = None,
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Use a generated log.")] = False,
     trials: Annotated[int, typer.Option(help="Random-search trials.")] = 10,
     seed: Annotated[int, typer.Option()] = 0,

@@ -615,3 +615,38 @@ def test_every_model_kind_saves_and_loads_identically(planted: tuple, tmp_path) 
     (tmp_path / "pickle.npz").write_bytes(b"\x80\x04not a zip")
     with pytest.raises(ValidationError):
         load_model(tmp_path / "pickle.npz")
+
+
+def test_load_events_from_parquet(tmp_path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from backbeat.recommend import load_events
+
+    table = pa.table(
+        {
+            "user": ["u1", "u2", "u1"],
+            "track": ["t1", "t2", "t3"],
+            "timestamp": ["2026-01-01T00:00:00Z", "1767225600", "2026-01-02T00:00:00+01:00"],
+            "kind": ["play", "like", "skip"],
+            "ms_played": [180000, None, 5000],
+        }
+    )
+    path = tmp_path / "events.parquet"
+    pq.write_table(table, path, row_group_size=2)  # two row groups: read as a stream
+    events = load_events(path)
+    assert [(e.user, e.item, e.kind) for e in events] == [
+        ("u1", "t1", EventKind.PLAY),
+        ("u2", "t2", EventKind.LIKE),
+        ("u1", "t3", EventKind.SKIP),
+    ]
+    assert events[0].timestamp == 1767225600.0
+    assert events[0].ms_played == 180000
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"user": ["u"], "track": ["t"], "timestamp": ["soon"]}), bad)
+    with pytest.raises(ValidationError) as info:
+        load_events(bad)
+    assert info.value.details["line"] == 1
+    (tmp_path / "fake.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(ValidationError):
+        load_events(tmp_path / "fake.parquet")

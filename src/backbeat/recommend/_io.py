@@ -1,10 +1,11 @@
-"""Reading listening events from CSV or JSON Lines files.
+"""Reading listening events from CSV, JSON Lines or Parquet files.
 
 Columns / keys: ``user``, ``item`` (or ``track``), ``timestamp`` (epoch seconds
 or ISO 8601), and optionally ``kind`` (play, skip, like, save, playlist_add;
 default play), ``ms_played``, ``duration_ms``. A bad row raises
 ``ValidationError`` (``validation.events_file``) naming the file and line;
-nothing is skipped silently.
+nothing is skipped silently. Parquet files (pyarrow, in the ``ml`` extra) are read
+one row group at a time, so large logs stream; "line" then counts rows from 1.
 """
 
 from __future__ import annotations
@@ -71,12 +72,31 @@ def _row(path: Path, line: int, row: Mapping[str, Any]) -> Interaction:
 
 
 def load_events(path: str | Path) -> list[Interaction]:
-    """Every event of a ``.csv`` or ``.jsonl`` file, in file order."""
+    """Every event of a ``.csv``, ``.jsonl`` or ``.parquet`` file, in file order."""
     return list(iter_events(path))
+
+
+def _parquet(p: Path) -> Iterator[Interaction]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as e:  # pragma: no cover - pyarrow ships with the ml extra
+        raise _bad(p, 0, "reading Parquet needs pyarrow (pip install 'backbeat[ml]')") from e
+    try:
+        parquet = pq.ParquetFile(p)
+    except (OSError, ValueError) as e:
+        raise _bad(p, 0, f"not a Parquet file ({type(e).__name__})") from e
+    line = 0
+    for batch in parquet.iter_batches(batch_size=65_536):
+        for row in batch.to_pylist():
+            line += 1
+            yield _row(p, line, row)
 
 
 def iter_events(path: str | Path) -> Iterator[Interaction]:
     p = Path(path)
+    if p.suffix.lower() == ".parquet":
+        yield from _parquet(p)
+        return
     try:
         handle = p.open(newline="", encoding="utf-8")
     except OSError as e:
@@ -97,4 +117,4 @@ def iter_events(path: str | Path) -> Iterator[Interaction]:
             for line, row in enumerate(csv.DictReader(handle), start=2):
                 yield _row(p, line, row)
         else:
-            raise _bad(p, 0, "use a .csv or .jsonl file")
+            raise _bad(p, 0, "use a .csv, .jsonl or .parquet file")
