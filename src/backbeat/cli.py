@@ -632,6 +632,27 @@ def _database_events() -> list[Any]:
     ]
 
 
+@recommend_app.command("serve-model")
+def recommend_serve_model(
+    name: Annotated[str, typer.Option(help="Model name in the registry.")] = "recommendation",
+    version: Annotated[
+        str, typer.Option(help="production (default; else latest), latest, or a number.")
+    ] = "production",
+    registry: Annotated[Path | None, typer.Option(help="Registry folder.")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8001,
+) -> None:
+    """Serve a registered model over HTTP (recommendations, similar items); picks up promotions."""
+    import uvicorn
+
+    from backbeat.recommend._serve import create_model_app
+    from backbeat.settings import Settings
+
+    root = registry or Settings.from_env().data_dir / "models"
+    pinned: str | int = int(version) if version.isdigit() else version
+    uvicorn.run(create_model_app(root, name, pinned), host=host, port=port, log_level="info")
+
+
 @recommend_app.command("tune")
 def recommend_tune(
     events: Annotated[
