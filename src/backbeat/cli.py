@@ -665,8 +665,15 @@ def recommend_tune(
         str | None, typer.Option(help="Register the best model under this name.")
     ] = None,
     registry: Annotated[Path | None, typer.Option(help="Registry folder.")] = None,
+    hybrid: Annotated[
+        bool,
+        typer.Option(
+            "--hybrid", help="Tune a hybrid's blend weights (ALS, co-occurrence, content)."
+        ),
+    ] = False,
 ) -> None:
-    """Random search over ALS parameters; prints the study as JSON (and registers the best)."""
+    """Random search over ALS parameters (or, with --hybrid, blend weights); prints the study
+    as JSON (and registers the best)."""
     import json
 
     from backbeat.recommend import ModelRegistry, load_events, synthetic_log, tune_als
@@ -676,14 +683,16 @@ def recommend_tune(
         raise BackbeatError(
             "cli.recommend_source", message="Give an events file or --synthetic (one of them)."
         )
-    data = (
-        synthetic_log(n_users=2000, n_items=3000, seed=seed).events
-        if synthetic
-        else (
-            load_events(events)  # type: ignore[arg-type]
-        )
-    )
-    result = tune_als(data, trials=trials, seed=seed)
+    log = synthetic_log(n_users=2000, n_items=3000, seed=seed) if synthetic else None
+    data = log.events if log is not None else load_events(events)  # type: ignore[arg-type]
+    if hybrid:
+        from backbeat.recommend import tune_hybrid
+
+        # Content needs a catalogue: the synthetic log has one; an events file does not.
+        catalogue = log.catalogue if log is not None else None
+        result = tune_hybrid(data, catalogue, trials=trials, seed=seed)
+    else:
+        result = tune_als(data, trials=trials, seed=seed)
     out: dict[str, object] = {
         "best_params": result.best_params,
         "best_ndcg@10": result.best_score,

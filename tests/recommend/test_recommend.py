@@ -650,3 +650,22 @@ def test_load_events_from_parquet(tmp_path) -> None:
     (tmp_path / "fake.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(ValidationError):
         load_events(tmp_path / "fake.parquet")
+
+
+def test_tune_hybrid_searches_blend_weights_and_refits() -> None:
+    from backbeat.recommend import Hybrid, tune_hybrid
+
+    log = synthetic_log(n_users=400, n_items=600, seed=11)
+    result = tune_hybrid(
+        log.events, log.catalogue, trials=6, seed=2, als_params={"factors": 16, "iterations": 5}
+    )
+    assert len(result.trials) == 6
+    first = result.trials[0]
+    assert (first["als"], first["item_cooccurrence"], first["content"]) == (0.4348, 0.4348, 0.1304)
+    for trial in result.trials:
+        assert abs(trial["als"] + trial["item_cooccurrence"] + trial["content"] - 1) < 1e-3
+    assert result.best_score == max(t["ndcg@10"] for t in result.trials)
+    assert isinstance(result.model, Hybrid)
+    assert len(result.model.recommend(log.events[0].user, 5)) == 5
+    without_catalogue = tune_hybrid(log.events, trials=2, seed=2, als_params={"factors": 8})
+    assert set(without_catalogue.best_params["weights"]) == {"als", "item_cooccurrence"}

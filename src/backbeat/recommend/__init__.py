@@ -10,7 +10,7 @@ features, genres, artists) and :class:`Hybrid`, ranking metrics,
 :func:`evaluate` and ``backbeat recommend evaluate``, and Spotify's seed/target
 semantics (:func:`recommend_from_seeds`, :func:`related_artists`), and a
 versioned :class:`ModelRegistry` and :func:`save_model`/:func:`load_model` for
-every model, exact and HNSW indexes, a random-search :func:`tune_als`, and events
+every model, exact and HNSW indexes, a random-search :func:`tune_als, tune_hybrid`, and events
 from CSV/JSONL files, and :class:`PgVectorStore` (item vectors in PostgreSQL with
 pgvector's HNSW index).
 """
@@ -47,7 +47,7 @@ from backbeat.recommend._spotify import (
     related_artists,
 )
 from backbeat.recommend._synthetic import SyntheticLog, synthetic_log
-from backbeat.recommend._tune import TuningResult, tune_als
+from backbeat.recommend._tune import TuningResult, tune_als, tune_hybrid
 
 __all__ = [
     "ALS",
@@ -89,4 +89,5 @@ __all__ = [
     "synthetic_log",
     "time_split",
     "tune_als",
+    "tune_hybrid",
 ]
