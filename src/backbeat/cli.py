@@ -701,7 +701,10 @@ def recommend_tune(
     if name and result.model is not None:
         root = registry or Settings.from_env().data_dir / "models"
         version = ModelRegistry(root).register(
-            name, result.model, metrics={"ndcg@10": result.best_score}
+            name,
+            result.model,
+            metrics={"ndcg@10": result.best_score},
+            study={"best_params": result.best_params, "trials": result.trials},
         )
         out["registered"] = {"name": name, "version": version.version}
     typer.echo(json.dumps(out, indent=2))

@@ -579,6 +579,9 @@ def test_cli_tune_registers_the_best_model(tmp_path) -> None:
     out = _json.loads(result.output)
     assert out["registered"] == {"name": "tuned", "version": 1}
     assert len(out["trials"]) == 2
+    meta = _json.loads((tmp_path / "tuned" / "1" / "meta.json").read_text())
+    assert meta["study"]["best_params"] == out["best_params"]
+    assert len(meta["study"]["trials"]) == 2
 
 
 def test_every_model_kind_saves_and_loads_identically(planted: tuple, tmp_path) -> None:

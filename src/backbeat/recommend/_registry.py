@@ -74,8 +74,13 @@ class ModelRegistry:
         model: _Fitted,
         *,
         metrics: Mapping[str, float] | None = None,
+        study: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
-        """Save a fitted ``model`` (any kind) as the next version of ``name``."""
+        """Save a fitted ``model`` (any kind) as the next version of ``name``.
+
+        ``study``: how it was chosen (a tuning study's best parameters and trials), kept
+        in ``meta.json`` beside params, metrics and the training-data fingerprint.
+        """
         base = self._dir(name)
         base.mkdir(parents=True, exist_ok=True)
         version = 1 + max((v.version for v in self.list(name)), default=0)
@@ -91,6 +96,8 @@ class ModelRegistry:
             "data_fingerprint": data_fingerprint(model._require()),
             "created_at": dt.datetime.now(dt.UTC).isoformat(),
         }
+        if study:
+            meta["study"] = dict(study)
         (path / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
         return self._version(path)
 
