@@ -69,6 +69,19 @@ class TrackIn(BaseModel):
     def _isrc(cls, value: str | None) -> str | None:
         return None if value is None else validate_isrc(value).code
 
+    def to_record(self, audio_path: str | None, audio_sha256: str | None) -> TrackRecord:
+        return TrackRecord(
+            id=self.id,
+            name=self.name,
+            artists=[a.model_dump() for a in self.artists],
+            isrc=self.isrc,
+            album=self.album,
+            genres=self.genres,
+            popularity=self.popularity,
+            audio_path=audio_path,
+            audio_sha256=audio_sha256,
+        )
+
 
 class UploadTooLarge(ValidationError):
     default_code = "validation.upload_too_large"
@@ -178,17 +191,7 @@ async def post_track(
     path = sha = None
     if audio is not None:
         path, sha = await _store_upload(audio, settings)
-    record = TrackRecord(
-        id=track_in.id,
-        name=track_in.name,
-        artists=[a.model_dump() for a in track_in.artists],
-        isrc=track_in.isrc,
-        album=track_in.album,
-        genres=track_in.genres,
-        popularity=track_in.popularity,
-        audio_path=path,
-        audio_sha256=sha,
-    )
+    record = track_in.to_record(path, sha)
     queued = await store.upsert_track(record)
     await record_write(
         request, "track.upsert", f"track:{track_in.id}", {"audio_sha256": sha, "queued": queued}
