@@ -52,6 +52,9 @@ def _root(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default BACKBEAT_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default BACKBEAT_PORT).")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (each reads the same environment).")
+    ] = 1,
 ) -> None:
     """Start the HTTP service (embedded defaults: SQLite under ./var, memory cache)."""
     import uvicorn
@@ -64,6 +67,17 @@ def serve(
     settings = Settings.from_env(**overrides)
     configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if workers > 1:
+        # Several processes need an import string; each builds its app from the environment.
+        uvicorn.run(
+            "backbeat.server:create_app",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=settings.host,
