@@ -39,7 +39,7 @@ def _literal(vector: Sequence[float] | npt.NDArray[np.floating]) -> str:
     values = np.asarray(vector, dtype=np.float64).ravel()
     if not np.isfinite(values).all():
         raise ValidationError(
-            "validation.recommend_vector", message="Vectors must hold finite numbers only."
+            "recommend.vector_input", message="Vectors must hold finite numbers only."
         )
     return "[" + ",".join(repr(float(v)) for v in values) + "]"
 
@@ -60,7 +60,7 @@ class PgVectorStore:
         """Create the extension, the table and its HNSW index (idempotent)."""
         if not isinstance(dimensions, int) or not 1 <= dimensions <= 2000:
             raise ValidationError(
-                "validation.recommend_vector",
+                "recommend.vector_input",
                 message="Vectors must have between 1 and 2000 dimensions.",
             )
         async with self.engine.begin() as conn:
@@ -92,7 +92,7 @@ class PgVectorStore:
         matrix = np.asarray(vectors, dtype=np.float64)
         if matrix.ndim != 2 or len(matrix) != len(ids):
             raise ValidationError(
-                "validation.recommend_vector",
+                "recommend.vector_input",
                 message="Give one vector per id, as a 2-D array.",
             )
         statement = text(
@@ -117,7 +117,7 @@ class PgVectorStore:
         factors = getattr(model, "item_factors", None)
         if items is None or factors is None or len(items) != len(factors):
             raise ValidationError(
-                "validation.recommend_vector",
+                "recommend.vector_input",
                 message="This model has no item vectors to store (use a fitted ALS).",
             )
         if self.dimensions is None:
