@@ -1,0 +1,110 @@
+"""Redis stops mid-test: reads keep working (L1 / database), the limiter follows its setting."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from backbeat import Settings
+from backbeat.cli import app as cli
+from backbeat.server import create_app
+from tests.audio._synth import RATE, groove
+
+pytestmark = [pytest.mark.integration]
+
+TRACK = "4uLU6hMCjMI75M1A2tKUQC"
+
+
+@pytest.fixture
+def private_redis(free_port: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(free_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.3)
+    try:
+        yield f"redis://127.0.0.1:{free_port}/0", process
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("fail_open", [True, False])
+def test_reads_survive_redis_going_away(
+    private_redis: tuple[str, subprocess.Popen[bytes]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fail_open: bool,
+) -> None:
+    url, process = private_redis
+    monkeypatch.setenv("BACKBEAT_DATA_DIR", str(tmp_path))
+    created = CliRunner().invoke(cli, ["apikey", "create", "--name", "r", "--scopes", "read,write"])
+    headers = {"Authorization": "Bearer " + created.stdout.strip().splitlines()[-1]}
+    settings = Settings.from_env(
+        {
+            "BACKBEAT_DATA_DIR": str(tmp_path),
+            "REDIS_URL": url,
+            "BACKBEAT_RATE_LIMIT_FAIL_OPEN": str(fail_open).lower(),
+        }
+    )
+    buffer = io.BytesIO()
+    sf.write(buffer, groove(120.0, bars=6), RATE, format="WAV")
+    metadata = {
+        "id": TRACK,
+        "name": "S",
+        "artists": [{"id": "0OdUWJ0sBjDrqHygGUXeCF", "name": "B"}],
+    }
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        posted = client.post(
+            "/v1/tracks",
+            headers=headers,
+            data={"metadata": json.dumps(metadata)},
+            files={"audio": ("a.wav", buffer.getvalue(), "audio/wav")},
+        )
+        assert posted.status_code == 201
+        deadline = time.monotonic() + 60
+        while client.get(f"/v1/audio-features/{TRACK}", headers=headers).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        process.kill()  # Redis goes away
+        process.wait(timeout=10)
+        responses = [
+            client.get(f"/v1/audio-features/{TRACK}", headers=headers),
+            client.get(f"/v1/audio-analysis/{TRACK}", headers=headers),
+            client.get(f"/v1/tracks/{TRACK}", headers=headers),
+        ]
+        statuses = [r.status_code for r in responses]
+        assert all(s < 500 or s == 503 for s in statuses), statuses
+        if fail_open:
+            assert statuses == [200, 200, 200], [r.text for r in responses]
+            assert responses[0].json()["key"] == 0
+        else:
+            assert statuses == [503, 503, 503]
+            assert responses[0].json()["error"]["status"] == 503
+        health = client.get("/health")
+        assert health.status_code == 503
+        assert health.json()["backends"]["redis"]["status"] == "down"
