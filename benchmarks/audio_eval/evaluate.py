@@ -50,7 +50,7 @@ def _kk_key(chroma: np.ndarray) -> tuple[int, int]:
 
 def run_backbeat(path: Path) -> dict[str, Any]:
     from backbeat.audio import _analyze
-    from backbeat.audio._descriptors import raw_features
+    from backbeat.audio._descriptors import DESCRIPTORS, raw_features
 
     started = time.perf_counter()
     state = _analyze._run(str(path), 22_050)
@@ -64,18 +64,7 @@ def run_backbeat(path: Path) -> dict[str, Any]:
         "meter": features.time_signature,
         "loudness": features.loudness,
         "speech_score": features.speechiness,
-        "descriptors": {
-            k: getattr(features, k)
-            for k in (
-                "danceability",
-                "energy",
-                "speechiness",
-                "acousticness",
-                "instrumentalness",
-                "liveness",
-                "valence",
-            )
-        },
+        "descriptors": {k: getattr(features, k) for k in DESCRIPTORS},
         "raw": raw,
     }
 

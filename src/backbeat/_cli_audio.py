@@ -71,6 +71,7 @@ def _print_table(rows: list[dict[str, object]]) -> None:
     from rich.table import Table
 
     from backbeat.audio._batch import key_name
+    from backbeat.audio._descriptors import DESCRIPTORS
 
     table = Table(
         "file",
@@ -97,18 +98,7 @@ def _print_table(rows: list[dict[str, object]]) -> None:
             f"{row['time_signature']}/4",
             key_name(int(row["key"]), int(row["mode"])),  # type: ignore[call-overload]
             f"{row['loudness']:.1f}",
-            *(
-                f"{row[k]:.2f}"
-                for k in (
-                    "danceability",
-                    "energy",
-                    "speechiness",
-                    "acousticness",
-                    "instrumentalness",
-                    "liveness",
-                    "valence",
-                )
-            ),
+            *(f"{row[k]:.2f}" for k in DESCRIPTORS),
         )
     console = Console()
     if not console.is_terminal:
