@@ -72,6 +72,7 @@ _ACCEPTED: dict[str, str] = {
     "rate_limit_write": "a limit like '5/s' or '100 per minute'",
     "rate_limit_fail_open": "true or false: serve requests when the limiter's store is down",
     "cors_origins": "a comma-separated list of origins such as https://app.example.com",
+    "jwt_secret": "a secret of at least 32 characters (HS256 bearer tokens)",
 }
 
 
@@ -139,6 +140,15 @@ class Settings(BaseSettings):
     rate_limit_fail_open: bool = Field(True, validation_alias="BACKBEAT_RATE_LIMIT_FAIL_OPEN")
     # Browser origins allowed to call the API (CORS); empty: none.
     cors_origins: str = Field("", validation_alias="BACKBEAT_CORS_ORIGINS")
+    # Optional: also accept HS256 JWT bearer tokens (claims: sub, exp, scope, aud=backbeat).
+    jwt_secret: SecretStr | None = Field(None, validation_alias="BACKBEAT_JWT_SECRET")
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _check_jwt_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("too short")
+        return v
 
     @field_validator("redis_url")
     @classmethod

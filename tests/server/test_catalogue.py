@@ -456,3 +456,53 @@ def test_bulk_import_queues_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert not list((tmp_path / "data" / "media" / "tmp").iterdir())
     worker = CliRunner().invoke(cli, ["worker", "--once"])
     assert "processed 1 job(s)" in worker.stdout
+
+
+def test_jwt_bearer_tokens_when_configured(tmp_path: Path) -> None:
+    from backbeat.server._auth import token_service
+
+    secret = "s" * 40
+    settings = Settings.from_env(
+        {"BACKBEAT_DATA_DIR": str(tmp_path), "BACKBEAT_JWT_SECRET": secret}
+    )
+    tokens = token_service(secret)
+    reader = tokens.issue("alice", claims={"scope": "read"})
+    writer = tokens.issue("bob", claims={"scope": "read write"})
+    expired = tokens.issue("carol", claims={"scope": "read"}, ttl=-120)
+    other = token_service("x" * 40).issue("mallory", claims={"scope": "admin"})
+    with TestClient(create_app(settings)) as client:
+
+        def auth(token: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {token}"}
+
+        assert client.get(f"/v1/tracks/{TRACK}", headers=auth(reader)).status_code == 404
+        assert (
+            client.post(
+                "/v1/tracks", headers=auth(reader), data={"metadata": _metadata()}
+            ).status_code
+            == 403
+        )
+        assert (
+            client.post(
+                "/v1/tracks", headers=auth(writer), data={"metadata": _metadata()}
+            ).status_code
+            == 201
+        )
+        assert client.get(f"/v1/tracks/{TRACK}", headers=auth(expired)).status_code == 401
+        assert client.get(f"/v1/tracks/{TRACK}", headers=auth(other)).status_code == 401
+    exported = CliRunner().invoke(
+        cli, ["audit", "export"], env={"BACKBEAT_DATA_DIR": str(tmp_path)}
+    )
+    upserts = [json.loads(x) for x in exported.stdout.splitlines() if '"track.upsert"' in x]
+    assert upserts[0]["actor"] == "jwt:bob"
+
+
+def test_jwt_tokens_are_refused_when_not_configured(service) -> None:  # type: ignore[no-untyped-def]
+    from backbeat.server._auth import token_service
+
+    client, _writer, _reader = service
+    token = token_service("s" * 40).issue("alice", claims={"scope": "read"})
+    assert (
+        client.get(f"/v1/tracks/{TRACK}", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from backbeat._version import __version__
 from backbeat.errors import BackbeatError, NotFound, ValidationError
 from backbeat.i18n import Translator
+from backbeat.server._auth import token_service
 from backbeat.server._context import RequestContextMiddleware
 from backbeat.server._events import router as events_router
 from backbeat.server._features import router as features_router
@@ -80,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = resolved
+    if resolved.jwt_secret is not None:
+        app.state.tokens = token_service(resolved.jwt_secret.get_secret_value())
     app.add_exception_handler(BackbeatError, _backbeat_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]

@@ -5,6 +5,10 @@ database holds only the key id and an HMAC-SHA-256 of the secret, compared in
 constant time. With secrets that long an unsalted hash is enough (the scheme of
 GitHub's and Stripe's tokens); a slow password hash would only cost latency.
 Scopes: ``read`` (GET), ``write`` (uploads, events), ``admin`` (implies both).
+
+With ``BACKBEAT_JWT_SECRET`` set, HS256 JWTs are accepted too (``sub``, ``exp``,
+``aud`` = ``backbeat``, OAuth-style ``scope`` = ``"read write"``), verified by
+:class:`~backbeat.security.TokenService` (algorithm pinned, expiry required).
 """
 
 from __future__ import annotations
@@ -15,10 +19,18 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from backbeat.errors import SecurityError
-from backbeat.security import ApiKeys
+from backbeat.security import ApiKeys, JwtKey, TokenService
 from backbeat.server._store import Store
 
-__all__ = ["SCOPES", "Forbidden", "Principal", "Unauthenticated", "api_key_scheme", "require"]
+__all__ = [
+    "SCOPES",
+    "Forbidden",
+    "Principal",
+    "Unauthenticated",
+    "api_key_scheme",
+    "require",
+    "token_service",
+]
 
 SCOPES = frozenset({"read", "write", "admin"})
 api_key_scheme = ApiKeys(prefix="bb")
@@ -38,8 +50,12 @@ class Forbidden(SecurityError):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    key_id: str
+    key_id: str  # an API key's id, or "jwt:<subject>"
     scopes: frozenset[str]
+
+    @property
+    def actor(self) -> str:
+        return self.key_id if self.key_id.startswith("jwt:") else f"apikey:{self.key_id}"
 
     def allows(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes
@@ -51,6 +67,11 @@ async def authenticate(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not presented.strip():
         raise Unauthenticated()
     presented = presented.strip()
+    tokens = getattr(request.app.state, "tokens", None)
+    if tokens is not None and presented.count(".") == 2:
+        principal = _from_jwt(tokens, presented)
+        request.state.principal = principal
+        return principal
     store: Store = request.app.state.store
     try:
         key_id = api_key_scheme.key_id(presented)
@@ -64,6 +85,23 @@ async def authenticate(request: Request) -> Principal:
     principal = Principal(record.key_id, record.scopes)
     request.state.principal = principal
     return principal
+
+
+def _from_jwt(tokens: TokenService, token: str) -> Principal:
+    try:
+        claims = tokens.verify(token)
+    except SecurityError:
+        raise Unauthenticated() from None
+    subject = claims.get("sub")
+    scope = claims.get("scope", "")
+    if not isinstance(subject, str) or not subject or not isinstance(scope, str):
+        raise Unauthenticated()
+    return Principal(f"jwt:{subject[:100]}", frozenset(scope.split()) & SCOPES)
+
+
+def token_service(secret: str) -> TokenService:
+    """The service's JWT verifier for ``BACKBEAT_JWT_SECRET``."""
+    return TokenService([JwtKey.hmac(secret.encode(), kid="backbeat")], audience="backbeat")
 
 
 def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:

@@ -62,7 +62,7 @@ async def record_write(
     context = current_context()
     event = AuditEvent(
         action=action,
-        actor=f"apikey:{principal.key_id}" if principal is not None else None,
+        actor=principal.actor if principal is not None else None,
         resource=resource,
         request_id=context.request_id,
         client_ip=context.client_ip,
