@@ -506,3 +506,32 @@ def test_jwt_tokens_are_refused_when_not_configured(service) -> None:  # type: i
         client.get(f"/v1/tracks/{TRACK}", headers={"Authorization": f"Bearer {token}"}).status_code
         == 401
     )
+
+
+def test_server_side_paths_stay_inside_the_media_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = _key(tmp_path / "data", monkeypatch, "read,write")
+    media = tmp_path / "library"
+    (media / "albums").mkdir(parents=True)
+    (media / "albums" / "song.wav").write_bytes(_wav())
+    (tmp_path / "secret.wav").write_bytes(_wav())
+    settings = Settings.from_env(
+        {"BACKBEAT_DATA_DIR": str(tmp_path / "data"), "BACKBEAT_MEDIA_ROOT": str(media)}
+    )
+    headers = {"Authorization": f"Bearer {writer}"}
+    with TestClient(create_app(settings)) as client:
+        ok = client.post(
+            "/v1/tracks",
+            headers=headers,
+            data={"metadata": _metadata(), "audio_path": "albums/song.wav"},
+        )
+        assert ok.status_code == 201, ok.text
+        assert ok.json()["analysis"] == "queued"
+        for bad in ("../secret.wav", str(tmp_path / "secret.wav"), "albums/missing.wav", "albums"):
+            refused = client.post(
+                "/v1/tracks", headers=headers, data={"metadata": _metadata(), "audio_path": bad}
+            )
+            assert refused.status_code == 400, bad
+            assert refused.json()["error"]["code"] == "validation.media_path"
+        assert _wait_for(client, f"/v1/audio-features/{TRACK}", headers)["key"] == 0

@@ -153,6 +153,32 @@ async def _store_upload(upload: UploadFile, settings: Settings) -> tuple[str, st
         await temp.unlink(missing_ok=True)
 
 
+def _store_server_file(relative: str, settings: Settings) -> tuple[str, str]:
+    """Copy a file named relative to ``BACKBEAT_MEDIA_ROOT`` into the media store."""
+    if settings.media_root is None:
+        raise ValidationError(
+            "validation.media_path", message="The media path is outside the media folder."
+        )
+    root = settings.media_root.resolve()
+    source = (root / relative).resolve()
+    if root not in source.parents or not source.is_file():
+        raise ValidationError(
+            "validation.media_path", message="The media path is outside the media folder."
+        )
+    store = _media_root(settings)
+    digest = hashlib.sha256()
+    fd, temp_name = tempfile.mkstemp(dir=store / "tmp")
+    try:
+        with source.open("rb") as inp, os.fdopen(fd, "wb") as out:
+            while chunk := inp.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+        sha = digest.hexdigest()
+        return _place(Path(temp_name), store, sha, source.name), sha
+    finally:
+        Path(temp_name).unlink(missing_ok=True)
+
+
 def media_path(settings: Settings, relative: str) -> Path:
     """The absolute path of stored audio; refuses anything outside the media root."""
     root = _media_root(settings)
@@ -179,6 +205,10 @@ async def post_track(
     metadata: Annotated[str, Form(description="JSON track object (see TrackIn)")],
     _: Writer,
     audio: Annotated[UploadFile | None, File(description="The audio file")] = None,
+    audio_path: Annotated[
+        str | None,
+        Form(description="Instead of `audio`: a file path relative to BACKBEAT_MEDIA_ROOT"),
+    ] = None,
 ) -> JSONResponse:
     try:
         track_in = TrackIn.model_validate(json.loads(metadata))
@@ -189,8 +219,12 @@ async def post_track(
     settings: Settings = request.app.state.settings
     store: Store = request.app.state.store
     path = sha = None
+    if audio is not None and audio_path is not None:
+        raise ValidationError("validation.invalid", details={"field": "audio_path"})
     if audio is not None:
         path, sha = await _store_upload(audio, settings)
+    elif audio_path is not None:
+        path, sha = await anyio.to_thread.run_sync(_store_server_file, audio_path, settings)
     record = track_in.to_record(path, sha)
     queued = await store.upsert_track(record)
     await record_write(
