@@ -2,20 +2,64 @@
 
 The library itself only calls ``logging.getLogger(__name__)``: an application
 that embeds backbeat keeps control of its handlers. Only ``backbeat serve`` and
-the other commands call :func:`configure_logging`.
+the other commands call :func:`configure_logging`. ``BACKBEAT_LOG_FORMAT=json``
+(the default of ``backbeat serve``) writes one JSON object per line with the
+time, level, logger, message and, inside a request, its ``request_id``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import logging.config
+from typing import Any
 
-__all__ = ["configure_logging"]
+__all__ = ["JsonFormatter", "configure_logging", "logging_config"]
 
 
-def configure_logging(level: str) -> None:
-    """One stderr handler with timestamps at ``level`` (DEBUG..CRITICAL)."""
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record; the audit context's request id when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from backbeat.audit import current_context
+
+        body = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = current_context().request_id
+        if request_id:
+            body["request_id"] = request_id
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return json.dumps(body, ensure_ascii=False)
+
+
+def logging_config(level: str, fmt: str = "text") -> dict[str, Any]:
+    """A :func:`logging.config.dictConfig` document: one stderr handler for everything
+    (uvicorn's loggers included), ``text`` or ``json`` lines. uvicorn applies it in each
+    of its worker processes."""
+    formatter: dict[str, Any] = (
+        {"()": "backbeat._logging.JsonFormatter"}
+        if fmt == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
     )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": formatter},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default"}},
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {
+            name: {"level": level, "handlers": [], "propagate": True}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }
+
+
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Apply :func:`logging_config` in this process."""
+    logging.config.dictConfig(logging_config(level, fmt))

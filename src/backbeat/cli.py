@@ -59,14 +59,25 @@ def serve(
     """Start the HTTP service (embedded defaults: SQLite under ./var, memory cache)."""
     import uvicorn
 
-    from backbeat._logging import configure_logging
+    from backbeat._logging import configure_logging, logging_config
     from backbeat.server import create_app
     from backbeat.settings import Settings
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings.from_env(**overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.database_backend == "sqlite":
+        # Migrate once here: several workers migrating one new SQLite file would race.
+        import anyio
+
+        from backbeat.toolkit import Toolkit
+
+        async def migrate() -> None:
+            async with Toolkit(settings) as toolkit:
+                await toolkit.migrate()
+
+        anyio.run(migrate)
     if workers > 1:
         # Several processes need an import string; each builds its app from the environment.
         uvicorn.run(
@@ -76,6 +87,7 @@ def serve(
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
+            log_config=logging_config(settings.log_level, settings.log_format),
         )
         return
     uvicorn.run(
@@ -83,6 +95,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=logging_config(settings.log_level, settings.log_format),
     )
 
 

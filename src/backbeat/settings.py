@@ -74,6 +74,7 @@ _ACCEPTED: dict[str, str] = {
     "cors_origins": "a comma-separated list of origins such as https://app.example.com",
     "jwt_secret": "a secret of at least 32 characters (HS256 bearer tokens)",
     "media_root": "a directory whose files POST /v1/tracks may name by `audio_path`",
+    "log_format": "json or text",
 }
 
 
@@ -141,6 +142,7 @@ class Settings(BaseSettings):
     rate_limit_fail_open: bool = Field(True, validation_alias="BACKBEAT_RATE_LIMIT_FAIL_OPEN")
     # Browser origins allowed to call the API (CORS); empty: none.
     cors_origins: str = Field("", validation_alias="BACKBEAT_CORS_ORIGINS")
+    log_format: Literal["json", "text"] = Field("json", validation_alias="BACKBEAT_LOG_FORMAT")
     # Optional: a folder on the server that uploads may reference instead of sending bytes.
     media_root: Path | None = Field(None, validation_alias="BACKBEAT_MEDIA_ROOT")
     # Optional: also accept HS256 JWT bearer tokens (claims: sub, exp, scope, aud=backbeat).
