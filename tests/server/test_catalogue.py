@@ -198,9 +198,9 @@ def test_apikey_cli_prints_the_key_alone_on_the_last_line(
     assert bad.exit_code != 0
 
 
-def test_a_separate_worker_processes_the_queue(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def queued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The app without its embedded worker, one track uploaded and queued."""
     writer = _key(tmp_path, monkeypatch, "read,write")
     headers = {"Authorization": f"Bearer {writer}"}
     settings = Settings.from_env(
@@ -213,36 +213,28 @@ def test_a_separate_worker_processes_the_queue(
             data={"metadata": _metadata()},
             files={"audio": ("a.wav", _wav(), "audio/wav")},
         )
-        pending = client.get(f"/v1/audio-features/{TRACK}", headers=headers)
-        assert pending.status_code == 202
-        assert pending.json()["status"] == "queued"
-        done = CliRunner().invoke(cli, ["worker", "--once"])
-        assert done.exit_code == 0, done.output
-        assert "processed 1 job(s)" in done.stdout
-        ready = client.get(f"/v1/audio-features/{TRACK}", headers=headers)
-        assert ready.status_code == 200
-        assert ready.json()["key"] == 0
+        yield client, headers
 
 
-def test_undecodable_stored_audio_fails_the_job_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    writer = _key(tmp_path, monkeypatch, "read,write")
-    headers = {"Authorization": f"Bearer {writer}"}
-    settings = Settings.from_env(
-        {"BACKBEAT_DATA_DIR": str(tmp_path), "BACKBEAT_EMBEDDED_WORKER": "false"}
-    )
-    with TestClient(create_app(settings)) as client:
-        client.post(
-            "/v1/tracks",
-            headers=headers,
-            data={"metadata": _metadata()},
-            files={"audio": ("a.wav", _wav(), "audio/wav")},
-        )
-        for stored in (tmp_path / "media").rglob("*.wav"):
-            stored.write_bytes(b"RIFF broken since upload")
-        CliRunner().invoke(cli, ["worker", "--once"])
-        failed = client.get(f"/v1/audio-features/{TRACK}", headers=headers)
+def test_a_separate_worker_processes_the_queue(queued) -> None:  # type: ignore[no-untyped-def]
+    client, headers = queued
+    pending = client.get(f"/v1/audio-features/{TRACK}", headers=headers)
+    assert pending.status_code == 202
+    assert pending.json()["status"] == "queued"
+    done = CliRunner().invoke(cli, ["worker", "--once"])
+    assert done.exit_code == 0, done.output
+    assert "processed 1 job(s)" in done.stdout
+    ready = client.get(f"/v1/audio-features/{TRACK}", headers=headers)
+    assert ready.status_code == 200
+    assert ready.json()["key"] == 0
+
+
+def test_undecodable_stored_audio_fails_the_job_once(queued, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client, headers = queued
+    for stored in (tmp_path / "media").rglob("*.wav"):
+        stored.write_bytes(b"RIFF broken since upload")
+    CliRunner().invoke(cli, ["worker", "--once"])
+    failed = client.get(f"/v1/audio-features/{TRACK}", headers=headers)
     assert failed.status_code == 422
     assert failed.json()["error"]["code"] == "audio.analysis_failed"
 
