@@ -527,3 +527,40 @@ def test_server_side_paths_stay_inside_the_media_root(
             assert refused.status_code == 400, bad
             assert refused.json()["error"]["code"] == "validation.media_path"
         assert _wait_for(client, f"/v1/audio-features/{TRACK}", headers)["key"] == 0
+
+
+def test_third_party_credentials_are_stored_encrypted_and_never_returned(
+    service, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    client, writer, reader = service
+    secret = "BQD-spotify-access-token-do-not-leak"
+    body = {
+        "access_token": secret,
+        "refresh_token": "refresh-xyz",
+        "scopes": ["user-read-email"],
+        "expires_at": "2026-12-01T00:00:00Z",
+    }
+    assert client.put("/v1/me/credentials/spotify", headers=writer, json=body).status_code == 204
+    assert client.put("/v1/me/credentials/spotify", headers=reader, json=body).status_code == 403
+    got = client.get("/v1/me/credentials/spotify", headers=writer)
+    assert got.status_code == 200
+    assert got.json()["scopes"] == ["user-read-email"]
+    assert got.json()["has_refresh_token"] is True
+    assert got.json()["expires_at"].startswith("2026-12-01T00:00:00")
+    assert secret not in got.text
+    # Another key (another owner) sees nothing; bad provider names are 400.
+    assert client.get("/v1/me/credentials/spotify", headers=reader).status_code == 404
+    assert client.get("/v1/me/credentials/../x", headers=writer).status_code in (400, 404)
+    with sqlite3.connect(tmp_path / "backbeat.db") as db:
+        (ciphertext,) = db.execute("SELECT ciphertext FROM credentials").fetchone()
+        dump = "\n".join(db.iterdump())
+    assert secret not in dump
+    assert "refresh-xyz" not in dump
+    assert ciphertext
+    exported = CliRunner().invoke(cli, ["audit", "export"])
+    assert "credential.put" in exported.stdout
+    assert secret not in exported.stdout
+    assert client.delete("/v1/me/credentials/spotify", headers=writer).status_code == 204
+    assert client.delete("/v1/me/credentials/spotify", headers=writer).status_code == 404

@@ -27,6 +27,7 @@ from backbeat.errors import BackbeatError, NotFound, ValidationError
 from backbeat.i18n import Translator
 from backbeat.server._auth import token_service
 from backbeat.server._context import RequestContextMiddleware
+from backbeat.server._credentials import router as credentials_router
 from backbeat.server._events import router as events_router
 from backbeat.server._features import router as features_router
 from backbeat.server._health import router as health_router
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(features_router)
     app.include_router(recommendations_router)
     app.include_router(events_router)
+    app.include_router(credentials_router)
     app.include_router(metrics_router)
     app.state.metrics = Metrics()
     app.add_middleware(LazyRateLimit)

@@ -14,6 +14,7 @@ __all__ = [
     "audit_chain_heads",
     "audit_checkpoints",
     "audit_events",
+    "credentials",
     "listening_events",
     "metadata",
     "track_analyses",
@@ -139,3 +140,15 @@ listening_events = sa.Table(
     sa.Column("ms_played", sa.Integer),
 )
 sa.Index("ix_listening_events_timestamp", listening_events.c.timestamp)
+
+#: Third-party credentials (e.g. a user's Spotify OAuth tokens), encrypted with the keyring.
+credentials = sa.Table(
+    "credentials",
+    metadata,
+    sa.Column("owner", sa.String(200), primary_key=True),
+    sa.Column("provider", sa.String(50), primary_key=True),
+    # Keyring.encrypt_text of the JSON token set, bound to owner and provider (AEAD data).
+    sa.Column("ciphertext", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
