@@ -109,7 +109,17 @@ def worker(
 
     async def work(store: Any) -> int:
         runner = AnalysisWorker(store, settings, asyncio.Event())
-        if once:
+        if settings.redis_url:
+            # Jobs arrive on the Redis queue; first take over any left in the table
+            # (queued before Redis was configured, or whose worker died).
+            from backbeat.server._queue import run_redis_worker
+
+            while await runner.run_once():
+                pass
+            await run_redis_worker(
+                runner, settings.redis_url, burst=once, queue_name=settings.queue_name
+            )
+        elif once:
             while await runner.run_once():
                 pass
         else:
@@ -148,6 +158,11 @@ def import_catalogue(
     async def work(store: Any) -> tuple[int, int]:
         imported = queued = 0
         root = _media_root(settings)
+        queue = None
+        if settings.redis_url:
+            from backbeat.server._queue import RedisQueue
+
+            queue = RedisQueue(settings.redis_url, settings.queue_name)
         with Progress(console=errors, disable=not errors.is_terminal) as progress:
             task = progress.add_task("importing", total=len(lines))
             for number, line in enumerate(lines, 1):
@@ -172,8 +187,13 @@ def import_catalogue(
                     errors.print(f"line {number}: skipped [{code}]", markup=False, soft_wrap=True)
                     continue
                 record = track.to_record(path, sha)
-                queued += await store.upsert_track(record)
+                if await store.upsert_track(record):
+                    queued += 1
+                    if queue is not None and sha is not None:
+                        await queue.enqueue(track.id, sha)
                 imported += 1
+        if queue is not None:
+            await queue.aclose()
         return imported, queued
 
     imported, queued = with_store(work, audit=("catalogue.import", f"file:{manifest.name}"))

@@ -75,6 +75,7 @@ _ACCEPTED: dict[str, str] = {
     "jwt_secret": "a secret of at least 32 characters (HS256 bearer tokens)",
     "media_root": "a directory whose files POST /v1/tracks may name by `audio_path`",
     "log_format": "json or text",
+    "queue_name": "a Redis key prefix for the analysis job queue",
 }
 
 
@@ -143,6 +144,8 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API (CORS); empty: none.
     cors_origins: str = Field("", validation_alias="BACKBEAT_CORS_ORIGINS")
     log_format: Literal["json", "text"] = Field("json", validation_alias="BACKBEAT_LOG_FORMAT")
+    # With REDIS_URL: the arq queue `backbeat worker` processes read analysis jobs from.
+    queue_name: str = Field("backbeat:analysis", validation_alias="BACKBEAT_QUEUE_NAME")
     # Optional: a folder on the server that uploads may reference instead of sending bytes.
     media_root: Path | None = Field(None, validation_alias="BACKBEAT_MEDIA_ROOT")
     # Optional: also accept HS256 JWT bearer tokens (claims: sub, exp, scope, aud=backbeat).

@@ -34,6 +34,7 @@ from backbeat.server._health import router as health_router
 from backbeat.server._limits import LazyRateLimit
 from backbeat.server._metrics import Metrics, MetricsMiddleware
 from backbeat.server._metrics import router as metrics_router
+from backbeat.server._queue import RedisQueue
 from backbeat.server._recommendations import CatalogueModel
 from backbeat.server._recommendations import router as recommendations_router
 from backbeat.server._store import Store
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield
             finally:
+                if app.state.queue is not None:
+                    await app.state.queue.aclose()
                 if worker_task is not None:
                     worker_task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -115,6 +118,10 @@ def _wire(app: FastAPI, toolkit: Toolkit) -> None:
     """Shared state the routers read: the store, the job signal, cache helpers."""
     app.state.store = Store(toolkit.database_engine())
     app.state.jobs_waiting = asyncio.Event()
+    settings = toolkit.settings
+    app.state.queue = (
+        RedisQueue(settings.redis_url, settings.queue_name) if settings.redis_url else None
+    )
     cache = toolkit.cache
 
     def key(kind: str, track_id: str) -> str:

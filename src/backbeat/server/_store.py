@@ -238,6 +238,44 @@ class Store:
                     return Job(row.track_id, row.audio_sha256, "running", row.attempts + 1, None)
         return None
 
+    async def claim_track(self, track_id: str, audio_sha256: str) -> Job | None:
+        """Claim this track's job if it is due (queued, or running with an expired lease)."""
+        now = _now()
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(analysis_jobs).where(
+                        analysis_jobs.c.track_id == track_id,
+                        analysis_jobs.c.audio_sha256 == audio_sha256,
+                    )
+                )
+            ).first()
+            if row is None:
+                return None
+            lease = _aware(row.lease_until)
+            due = row.status == "queued" or (
+                row.status == "running" and lease is not None and lease < now
+            )
+            if not due:
+                return None
+            taken = await conn.execute(
+                analysis_jobs.update()
+                .where(
+                    analysis_jobs.c.track_id == track_id,
+                    analysis_jobs.c.status == row.status,
+                    analysis_jobs.c.updated_at == row.updated_at,
+                )
+                .values(
+                    status="running",
+                    attempts=row.attempts + 1,
+                    lease_until=now + LEASE,
+                    updated_at=now,
+                )
+            )
+            if taken.rowcount != 1:
+                return None
+        return Job(track_id, audio_sha256, "running", row.attempts + 1, None)
+
     async def complete(self, job: Job, features: dict[str, Any], analysis: dict[str, Any]) -> bool:
         """Store the result if the track still has the audio the job analysed."""
         now = _now()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -21,6 +22,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from pydantic import ValidationError as PydanticError
+from redis.exceptions import RedisError
 
 from backbeat.errors import NotFound, ValidationError
 from backbeat.server._auth import Principal, require
@@ -28,6 +30,8 @@ from backbeat.server._context import record_write
 from backbeat.server._store import Store, TrackRecord
 from backbeat.settings import Settings
 from backbeat.validation import parse_spotify_ref, validate_isrc
+
+log = logging.getLogger("backbeat.server")
 
 __all__ = ["Reader", "Writer", "media_path", "resolve_track_id", "router"]
 
@@ -232,11 +236,24 @@ async def post_track(
     )
     if queued:
         request.app.state.jobs_waiting.set()
+        await _enqueue(request, track_in.id, sha)
     await request.app.state.invalidate(track_in.id)
     stored = await store.track(track_in.id)
     body: dict[str, Any] = stored.to_spotify() if stored else {}
     body["analysis"] = "queued" if queued else ("unchanged" if sha else "no_audio")
     return JSONResponse(body, status_code=201)
+
+
+async def _enqueue(request: Request, track_id: str, sha: str | None) -> None:
+    """Hand the job to the Redis queue when there is one; the table keeps it either way."""
+    queue = request.app.state.queue
+    if queue is None or sha is None:
+        return
+
+    try:
+        await queue.enqueue(track_id, sha)
+    except (OSError, ConnectionError, RedisError) as exc:  # database-polling workers still see it
+        log.warning("could not enqueue analysis of %s (%s)", track_id, type(exc).__name__)
 
 
 @router.get("/tracks/{track_id:path}", summary="A registered track")

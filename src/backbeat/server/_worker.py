@@ -55,12 +55,17 @@ class AnalysisWorker:
         return True
 
     async def _process(self, job: Job) -> None:
+        await self.process(job)
+
+    async def process(self, job: Job) -> str:
+        """Analyse a claimed job; ``"done"``, ``"retry"`` or ``"failed"``."""
         started = time.perf_counter()
         outcome = await self._attempt(job)
         if self.metrics is not None:
             self.metrics.analysis_outcomes.labels(outcome).inc()
             if outcome == "done":
                 self.metrics.analysis.observe(time.perf_counter() - started)
+        return outcome
 
     async def _attempt(self, job: Job) -> str:
         from backbeat.audio import analyze_all
