@@ -39,6 +39,24 @@ class EventIn(BaseModel):
 class EventBatch(BaseModel):
     events: Annotated[list[EventIn], Field(min_length=1, max_length=MAX_BATCH)]
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "events": [
+                        {
+                            "user": "user-42",
+                            "track": "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+                            "kind": "play",
+                            "timestamp": "2026-11-24T20:15:00Z",
+                            "ms_played": 183000,
+                        }
+                    ]
+                }
+            ]
+        }
+    }
+
 
 @router.post(
     "/events",

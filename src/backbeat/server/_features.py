@@ -20,6 +20,41 @@ from backbeat.server._tracks import Reader, resolve_track_id
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["audio"])
+_FEATURES_EXAMPLE = {
+    "acousticness": 0.0121,
+    "danceability": 0.912,
+    "duration_ms": 215000,
+    "energy": 0.734,
+    "instrumentalness": 0.962,
+    "key": 0,
+    "liveness": 0.031,
+    "loudness": -8.41,
+    "mode": 1,
+    "speechiness": 0.0082,
+    "tempo": 120.01,
+    "time_signature": 4,
+    "valence": 0.65,
+    "id": "4uLU6hMCjMI75M1A2tKUQC",
+    "type": "audio_features",
+    "uri": "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+    "track_href": "/v1/tracks/4uLU6hMCjMI75M1A2tKUQC",
+    "analysis_url": "/v1/audio-analysis/4uLU6hMCjMI75M1A2tKUQC",
+}
+_PENDING_EXAMPLE = {"id": "4uLU6hMCjMI75M1A2tKUQC", "status": "queued"}
+_ERROR_EXAMPLE = {"error": {"status": 404, "message": "Not found.", "code": "not_found"}}
+
+
+def _doc(ok: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"content": {"application/json": {"example": ok}}},
+        202: {
+            "description": "Analysis queued or running; retry after Retry-After",
+            "content": {"application/json": {"example": _PENDING_EXAMPLE}},
+        },
+        404: {"content": {"application/json": {"example": _ERROR_EXAMPLE}}},
+    }
+
+
 RETRY_AFTER_S = 2
 MAX_IDS = 100
 
@@ -69,7 +104,7 @@ async def _one(request: Request, raw_id: str, column: str) -> JSONResponse:
 @router.get(
     "/audio-features/{track_id:path}",
     summary="Audio features of one track (Spotify's shape)",
-    responses={202: {"description": "Analysis queued or running; retry after Retry-After"}},
+    responses=_doc(_FEATURES_EXAMPLE),
 )
 async def audio_features(request: Request, track_id: str, _: Reader) -> JSONResponse:
     return await _one(request, track_id, "features")
@@ -78,7 +113,17 @@ async def audio_features(request: Request, track_id: str, _: Reader) -> JSONResp
 @router.get(
     "/audio-analysis/{track_id:path}",
     summary="Audio analysis of one track (Spotify's shape)",
-    responses={202: {"description": "Analysis queued or running; retry after Retry-After"}},
+    responses=_doc(
+        {
+            "track": {"tempo": 120.01, "key": 0, "mode": 1, "time_signature": 4},
+            "bars": [{"start": 0.52, "duration": 2.0, "confidence": 0.93}],
+            "beats": [{"start": 0.52, "duration": 0.5, "confidence": 0.88}],
+            "tatums": [],
+            "sections": [],
+            "segments": [],
+            "meta": {"analyzer_version": "backbeat 0.1.0"},
+        }
+    ),
 )
 async def audio_analysis(request: Request, track_id: str, _: Reader) -> JSONResponse:
     return await _one(request, track_id, "analysis")
@@ -87,7 +132,14 @@ async def audio_analysis(request: Request, track_id: str, _: Reader) -> JSONResp
 @router.get(
     "/audio-features",
     summary="Audio features of up to 100 tracks: {audio_features: [object or null]}",
-    responses={202: {"description": "Some are still being analysed (null in the list)"}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {"example": {"audio_features": [_FEATURES_EXAMPLE, None]}}
+            }
+        },
+        202: {"description": "Some are still being analysed (null in the list)"},
+    },
 )
 async def several_audio_features(
     request: Request,

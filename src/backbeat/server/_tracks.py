@@ -63,6 +63,21 @@ class TrackIn(BaseModel):
     genres: list[str] = Field(default_factory=list, max_length=50)
     popularity: int | None = Field(None, ge=0, le=100)
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "4uLU6hMCjMI75M1A2tKUQC",
+                    "name": "Song",
+                    "artists": [{"id": "0OdUWJ0sBjDrqHygGUXeCF", "name": "Band"}],
+                    "isrc": "USRC17607839",
+                    "genres": ["rock"],
+                    "popularity": 40,
+                }
+            ]
+        }
+    }
+
     @field_validator("id")
     @classmethod
     def _track_id(cls, value: str) -> str:
