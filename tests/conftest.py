@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -93,3 +98,54 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     passed = len(reporter.stats.get("passed", [])) if reporter is not None else 1
     if exitstatus == 0 and passed == 0:
         session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path, free_port: int) -> Iterator[tuple[int, Any, Any]]:
+    """A redis-server of this test's own, which the test may stop and restart."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if REQUIRE_SERVICES:
+            pytest.fail("redis-server is not installed")
+        pytest.skip("redis-server is not installed")
+
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(free_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(proc)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", free_port), 0.2).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "private redis-server did not start"
+                time.sleep(0.02)
+
+    def stop() -> None:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=10)
+
+    start()
+    try:
+        yield free_port, start, stop
+    finally:
+        stop()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,6 @@ import pytest
 from backbeat import Settings, Toolkit
 from backbeat.cache import MemoryCache, RedisCache, TieredCache, cached
 from tests.cache.test_serializers import SAMPLES
-
-from ..conftest import REQUIRE_SERVICES
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -222,59 +218,6 @@ async def test_invalidation_reaches_a_second_process(
 
 
 # -- outage --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path, free_port: int) -> Iterator[tuple[int, Any, Any]]:
-    """A redis-server of this test's own, which the test may stop and restart."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if REQUIRE_SERVICES:
-            pytest.fail("redis-server is not installed")
-        pytest.skip("redis-server is not installed")
-
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start() -> None:
-        proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(free_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp_path),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        procs.append(proc)
-        import socket
-
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", free_port), 0.2).close()
-                return
-            except OSError:
-                assert time.monotonic() < deadline, "private redis-server did not start"
-                time.sleep(0.02)
-
-    def stop() -> None:
-        for p in procs:
-            p.terminate()
-            p.wait(timeout=10)
-
-    start()
-    try:
-        yield free_port, start, stop
-    finally:
-        stop()
 
 
 async def test_cache_keeps_serving_from_l1_when_redis_goes_away_and_recovers(

@@ -1,14 +1,15 @@
-"""Redis stops mid-test: reads keep working (L1 / database), the limiter follows its setting."""
+"""Redis stops mid-test: reads keep working (L1 / database), the limiter follows its setting.
+
+Uses the ``private_redis`` fixture (tests/conftest.py): a redis-server of the test's own.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-import shutil
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import soundfile as sf
@@ -25,42 +26,15 @@ pytestmark = [pytest.mark.integration]
 TRACK = "4uLU6hMCjMI75M1A2tKUQC"
 
 
-@pytest.fixture
-def private_redis(free_port: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(free_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(0.3)
-    try:
-        yield f"redis://127.0.0.1:{free_port}/0", process
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.mark.parametrize("fail_open", [True, False])
 def test_reads_survive_redis_going_away(
-    private_redis: tuple[str, subprocess.Popen[bytes]],
+    private_redis: tuple[int, Any, Any],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     fail_open: bool,
 ) -> None:
-    url, process = private_redis
+    port, _start, stop = private_redis
+    url = f"redis://127.0.0.1:{port}/0"
     monkeypatch.setenv("BACKBEAT_DATA_DIR", str(tmp_path))
     created = CliRunner().invoke(cli, ["apikey", "create", "--name", "r", "--scopes", "read,write"])
     headers = {"Authorization": "Bearer " + created.stdout.strip().splitlines()[-1]}
@@ -90,8 +64,7 @@ def test_reads_survive_redis_going_away(
         while client.get(f"/v1/audio-features/{TRACK}", headers=headers).status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        process.kill()  # Redis goes away
-        process.wait(timeout=10)
+        stop()  # Redis goes away
         responses = [
             client.get(f"/v1/audio-features/{TRACK}", headers=headers),
             client.get(f"/v1/audio-analysis/{TRACK}", headers=headers),
