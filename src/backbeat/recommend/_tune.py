@@ -52,12 +52,7 @@ def tune_als(
     iterations: int = 15,
 ) -> TuningResult:
     """Random search over ALS parameters; see the module docstring."""
-    if trials < 1:
-        raise ValidationError(
-            "validation.tune_trials",
-            details={"trials": trials},
-            message="Tuning needs at least one trial, got {trials}.",
-        )
+    _check_trials(trials)
     all_events, train, future, users = _split_for_tuning(events)
     rng = np.random.default_rng(seed)
     study: list[dict[str, Any]] = []
@@ -78,6 +73,15 @@ def tune_als(
     best_params = {p: best[p] for p in ("factors", "regularization", "alpha", "iterations", "seed")}
     final = ALS(**best_params).fit(InteractionMatrix.build(all_events))
     return TuningResult(best_params, best[f"ndcg@{k}"], study, final)
+
+
+def _check_trials(trials: int) -> None:
+    if trials < 1:
+        raise ValidationError(
+            "validation.tune_trials",
+            details={"trials": trials},
+            message="Tuning needs at least one trial, got {trials}.",
+        )
 
 
 def _split_for_tuning(
@@ -108,12 +112,7 @@ def tune_hybrid(
     from backbeat.recommend._content import ContentBased
     from backbeat.recommend._hybrid import Hybrid
 
-    if trials < 1:
-        raise ValidationError(
-            "validation.tune_trials",
-            details={"trials": trials},
-            message="Tuning needs at least one trial, got {trials}.",
-        )
+    _check_trials(trials)
     all_events, train, future, users = _split_for_tuning(events)
     names = ["als", "item_cooccurrence"] + (["content"] if catalogue is not None else [])
     params = {"seed": seed, **(als_params or {})}

@@ -133,12 +133,11 @@ def _wire(app: FastAPI, toolkit: Toolkit) -> None:
     async def cache_set(kind: str, track_id: str, value: Any) -> None:
         await cache.set(key(kind, track_id), value)
 
-    model = CatalogueModel(app.state.store)
-    app.state.catalogue_model = model
+    # Rebuilt when the database's catalogue fingerprint changes (any process's writes).
+    app.state.catalogue_model = CatalogueModel(app.state.store)
 
     async def invalidate(track_id: str) -> None:
         await cache.delete_many([key("features", track_id), key("analysis", track_id)])
-        model.changed()
 
     app.state.cache_get = cache_get
     app.state.cache_set = cache_set

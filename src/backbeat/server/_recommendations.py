@@ -34,9 +34,6 @@ class CatalogueModel:
         self._built: tuple[tuple[Any, ...], Any, Any, dict[str, TrackRecord]] | None = None
         self._lock = asyncio.Lock()
 
-    def changed(self) -> None:
-        self._built = None
-
     async def get(self) -> tuple[Any, Any, dict[str, TrackRecord]]:
         async with self._lock:
             fingerprint = await catalogue_fingerprint(self.store)

@@ -100,6 +100,27 @@ def _track(row: Any) -> TrackRecord:
     )
 
 
+async def _take(conn: Any, row: Any, now: dt.datetime) -> Job | None:
+    """Compare-and-set ``row`` to running with a new lease; ``None`` if someone was first."""
+    taken = await conn.execute(
+        analysis_jobs.update()
+        .where(
+            analysis_jobs.c.track_id == row.track_id,
+            analysis_jobs.c.status == row.status,
+            analysis_jobs.c.updated_at == row.updated_at,
+        )
+        .values(
+            status="running",
+            attempts=row.attempts + 1,
+            lease_until=now + LEASE,
+            updated_at=now,
+        )
+    )
+    if taken.rowcount != 1:
+        return None
+    return Job(row.track_id, row.audio_sha256, "running", row.attempts + 1, None)
+
+
 class Store:
     """Every query the service makes, on one engine."""
 
@@ -220,22 +241,9 @@ class Store:
                 )
             ).all()
             for row in candidates:
-                taken = await conn.execute(
-                    analysis_jobs.update()
-                    .where(
-                        analysis_jobs.c.track_id == row.track_id,
-                        analysis_jobs.c.status == row.status,
-                        analysis_jobs.c.updated_at == row.updated_at,
-                    )
-                    .values(
-                        status="running",
-                        attempts=row.attempts + 1,
-                        lease_until=now + LEASE,
-                        updated_at=now,
-                    )
-                )
-                if taken.rowcount == 1:
-                    return Job(row.track_id, row.audio_sha256, "running", row.attempts + 1, None)
+                job = await _take(conn, row, now)
+                if job is not None:
+                    return job
         return None
 
     async def claim_track(self, track_id: str, audio_sha256: str) -> Job | None:
@@ -256,25 +264,8 @@ class Store:
             due = row.status == "queued" or (
                 row.status == "running" and lease is not None and lease < now
             )
-            if not due:
-                return None
-            taken = await conn.execute(
-                analysis_jobs.update()
-                .where(
-                    analysis_jobs.c.track_id == track_id,
-                    analysis_jobs.c.status == row.status,
-                    analysis_jobs.c.updated_at == row.updated_at,
-                )
-                .values(
-                    status="running",
-                    attempts=row.attempts + 1,
-                    lease_until=now + LEASE,
-                    updated_at=now,
-                )
-            )
-            if taken.rowcount != 1:
-                return None
-        return Job(track_id, audio_sha256, "running", row.attempts + 1, None)
+            # Queued counts as due whatever its not_before: arq's Retry already waited.
+            return await _take(conn, row, now) if due else None
 
     async def complete(self, job: Job, features: dict[str, Any], analysis: dict[str, Any]) -> bool:
         """Store the result if the track still has the audio the job analysed."""

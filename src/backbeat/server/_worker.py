@@ -51,11 +51,8 @@ class AnalysisWorker:
         job = await self.store.claim()
         if job is None:
             return False
-        await self._process(job)
-        return True
-
-    async def _process(self, job: Job) -> None:
         await self.process(job)
+        return True
 
     async def process(self, job: Job) -> str:
         """Analyse a claimed job; ``"done"``, ``"retry"`` or ``"failed"``."""
