@@ -25,34 +25,27 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 MUSIC = ("groove", "chorale")
+# Speech/voice cues: syllabic modulation, pauses, voiced/unvoiced alternation, unstable pitch.
+VOICE_FEATURES = [
+    "modulation_4hz",
+    "low_energy",
+    "zcr_std",
+    "centroid_std",
+    "chroma_stability",
+    "pitch_salience",
+    "level_std",
+    "flatness",
+]
 
 LOGISTIC: dict[str, dict[str, Any]] = {
     "speechiness": {
-        "features": [
-            "modulation_4hz",
-            "low_energy",
-            "zcr_std",
-            "centroid_std",
-            "chroma_stability",
-            "pitch_salience",
-            "level_std",
-            "flatness",
-        ],
+        "features": VOICE_FEATURES,
         "positive": lambda t: t["set"] == "speech",
         "negative": lambda t: t["set"] in MUSIC,
         "data": "espeak-ng speech (positive) vs grooves and chorales (negative)",
     },
     "instrumentalness": {
-        "features": [
-            "modulation_4hz",
-            "low_energy",
-            "zcr_std",
-            "centroid_std",
-            "chroma_stability",
-            "pitch_salience",
-            "level_std",
-            "flatness",
-        ],
+        "features": VOICE_FEATURES,
         "positive": lambda t: t["set"] in MUSIC,
         "negative": lambda t: t["set"] in ("mix", "speech"),
         "data": "grooves and chorales (positive) vs the same music with a voice over it, and speech",

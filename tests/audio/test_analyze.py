@@ -11,6 +11,7 @@ import soundfile as sf
 
 from backbeat import audio
 from backbeat.audio import VECTOR_FIELDS, AudioFeatures, analyze
+from backbeat.audio._descriptors import DESCRIPTORS
 from backbeat.audio._loudness import LoudnessMeter
 from tests.audio._synth import RATE, groove, sine
 
@@ -40,15 +41,7 @@ def test_every_spotify_field_in_range(audio_dir: Path) -> None:
     features = analyze(audio_dir / "c_major_120.wav")
     data = features.to_dict()
     assert set(data) >= SPOTIFY_FIELDS
-    for name in (
-        "danceability",
-        "energy",
-        "speechiness",
-        "acousticness",
-        "instrumentalness",
-        "liveness",
-        "valence",
-    ):
+    for name in DESCRIPTORS:
         assert 0.0 <= data[name] <= 1.0, name
     assert -1 <= data["key"] <= 11
     assert data["mode"] in (0, 1)

@@ -8,23 +8,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from backbeat.audio import SPOTIFY_FIELDS
 from backbeat.cli import app
 
-FIELDS = {
-    "key",
-    "mode",
-    "tempo",
-    "time_signature",
-    "loudness",
-    "danceability",
-    "energy",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "duration_ms",
-}
+FIELDS = set(SPOTIFY_FIELDS)
 
 
 def _folder(audio_dir: Path, tmp_path: Path) -> Path:
