@@ -59,6 +59,9 @@ def test_aac_in_m4a_goes_through_pyav(tmp_path: Path) -> None:
             container.mux(packet)
     with open_audio(path) as opened:
         assert opened.format == "MOV,MP4,M4A,3GP,3G2,MJ2"
+        assert opened.channels == 1
+        assert opened.duration is not None
+        assert abs(opened.duration - 2.0) < 0.15
     samples, rate = decode(path)
     assert abs(len(samples) / rate - 2.0) < 0.15
 
@@ -79,6 +82,9 @@ def test_channels_and_rates_are_kept_when_asked(tmp_path: Path) -> None:
     data, rate = decode(path, mono=False)
     assert data.shape == (RATE, 6)
     assert rate == RATE
+    with open_audio(path) as opened:
+        assert (opened.channels, opened.sample_rate, opened.frames) == (6, RATE, RATE)
+        assert opened.duration == 1.0
 
 
 @pytest.mark.parametrize("rate", [8_000, 192_000])

@@ -41,6 +41,14 @@ def _bound(owner: str, provider: str) -> bytes:
     return f"credentials|{owner}|{provider}".encode()
 
 
+def _keyring(request: Request) -> Any:
+    """The keyring credentials are sealed with, loaded once per app (not per request)."""
+    state = request.app.state
+    if getattr(state, "credentials_keyring", None) is None:
+        state.credentials_keyring = state.toolkit.audit_keyring()
+    return state.credentials_keyring
+
+
 def _owner(request: Request) -> str:
     return str(request.state.principal.actor)
 
@@ -50,7 +58,7 @@ async def put_credential(
     request: Request, provider: Provider, body: CredentialIn, _: Writer
 ) -> Response:
     owner = _owner(request)
-    keyring = request.app.state.toolkit.audit_keyring()
+    keyring = _keyring(request)
     secret = json.dumps(body.model_dump(mode="json"))
     ciphertext = keyring.encrypt_text(secret, associated_data=_bound(owner, provider))
     now = dt.datetime.now(dt.UTC)
@@ -85,7 +93,7 @@ async def get_credential(request: Request, provider: Provider, _: Reader) -> dic
         ).first()
     if row is None:
         raise NotFound(details={"provider": provider})
-    keyring = request.app.state.toolkit.audit_keyring()
+    keyring = _keyring(request)
     stored = json.loads(keyring.decrypt(row.ciphertext, associated_data=_bound(owner, provider)))
     expires = (
         row.expires_at.replace(tzinfo=dt.UTC)
