@@ -262,6 +262,7 @@ def render_chorale(job: dict[str, Any]) -> list[dict[str, Any]]:
             "dance": 0,
             "live": 0,
             "program": job["program"],
+            "source": Path(job["path"]).name,
         }
     ]
 

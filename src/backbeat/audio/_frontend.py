@@ -6,7 +6,9 @@ block by block as it is decoded (memory is bounded by what each frame keeps):
 - the *main* STFT (2048-point Hann, hop 512: 93 ms windows, 43 frames/s) gives
   the power mel spectrogram (64 bands, Slaney scale), MFCCs (DCT-II of the log
   mel), spectral centroid/bandwidth/roll-off/flatness, frame RMS and
-  zero-crossing rate, and the onset envelope is derived from its mel bands;
+  zero-crossing rate, and the onset envelope: SuperFlux (Böck & Widmer 2013) on
+  a log-magnitude filterbank of 24 bands per octave (30 Hz-11 kHz), computed as
+  the blocks stream in;
 - the *pitch* STFT (8192 points, hop 2048: 2.7 Hz bins, for notes down to C2)
   is folded into a log-frequency spectrum with three bins per semitone from C1 to
   B7; the tuning offset is estimated on it once, and the chroma (C2-B6) follows.
@@ -23,7 +25,9 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
+import scipy.sparse
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy import ndimage
 
 __all__ = ["Frames", "FrontEnd", "mel_filterbank"]
 
@@ -39,6 +43,9 @@ N_MFCC = 13
 BINS_PER_SEMITONE = 3
 LOWEST_MIDI = 24  # C1
 N_SEMITONES = 84  # C1 .. B7
+FLUX_BANDS_PER_OCTAVE = 24
+FLUX_FMIN, FLUX_FMAX = 30.0, 11_000.0
+FLUX_GAIN = 1e3  # log10(1 + gain * power): the compression SuperFlux applies before differencing
 
 
 def _hz_to_mel(f: F64) -> F64:
@@ -82,6 +89,29 @@ def _pitch_matrix(sample_rate: int, n_fft: int) -> F32:
     weights = np.maximum(0.0, 1.0 - distance)
     weights[freqs < 25.0] = 0.0
     return weights.astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def flux_filterbank(sample_rate: int, n_fft: int) -> scipy.sparse.csr_matrix:
+    """Triangular filters 24 per octave, centres snapped to FFT bins and deduplicated.
+
+    Below a few hundred hertz neighbouring centres fall on the same bin and merge, as
+    in SuperFlux's filterbank; each filter sums to one. Sparse: a frame costs one
+    multiply-add per bin, not per bin and band.
+    """
+    resolution = sample_rate / n_fft
+    top = min(FLUX_FMAX, 0.45 * sample_rate)
+    count = int(np.log2(top / FLUX_FMIN) * FLUX_BANDS_PER_OCTAVE) + 2
+    centres = FLUX_FMIN * 2.0 ** (np.arange(count) / FLUX_BANDS_PER_OCTAVE)
+    bins = np.unique(np.round(centres / resolution).astype(np.int64))
+    bins = bins[bins <= n_fft // 2]
+    weights = np.zeros((n_fft // 2 + 1, len(bins) - 2), dtype=np.float32)
+    for band, (low, centre, high) in enumerate(zip(bins[:-2], bins[1:-1], bins[2:], strict=True)):
+        weights[low : centre + 1, band] = np.linspace(0.0, 1.0, centre - low + 1)
+        falling = np.linspace(1.0, 0.0, high - centre + 1)
+        weights[centre : high + 1, band] = np.maximum(weights[centre : high + 1, band], falling)
+        weights[:, band] /= weights[:, band].sum()
+    return scipy.sparse.csr_matrix(weights)
 
 
 @lru_cache(maxsize=4)
@@ -131,6 +161,7 @@ class Frames:
     flatness: F32
     rms: F32
     zcr: F32
+    flux: F32  # SuperFlux onset strength per main frame
     pitch_hop: int
     pitch_spectrum: F32  # (m, 252) power, log-frequency
     tuning: float = 0.0
@@ -157,6 +188,8 @@ class FrontEnd:
         self._pitch = _Framer(PITCH_FFT, PITCH_HOP)
         self._mel_fb = mel_filterbank(sample_rate, N_FFT)
         self._pitch_fb = _pitch_matrix(sample_rate, PITCH_FFT)
+        self._flux_fb = flux_filterbank(sample_rate, N_FFT).T.tocsr()  # (bands, bins)
+        self._flux_reference: F32 | None = None  # the previous frame's max-filtered bands
         self._freqs = (np.arange(N_FFT // 2 + 1) * sample_rate / N_FFT).astype(np.float32)
         self._parts: dict[str, list[F32]] = {}
         self.num_samples = 0
@@ -195,6 +228,22 @@ class FrontEnd:
         self._keep("rms", np.sqrt(np.mean(frames**2, axis=1)))
         signs = np.signbit(frames)
         self._keep("zcr", np.mean(signs[:, 1:] != signs[:, :-1], axis=1, dtype=np.float32))
+        self._keep("flux", self._superflux(power))
+
+    def _superflux(self, power: F32) -> F32:
+        """Positive log-band differences against the previous frame's maximum-filtered bands.
+
+        The maximum over neighbouring bands (3 wide) keeps vibrato and glides from
+        counting as onsets; soft note changes (bowed strings, choir, organ) still do.
+        """
+        energies: F32 = np.asarray(self._flux_fb.dot(power.T), dtype=np.float32).T
+        bands = np.log10(1.0 + FLUX_GAIN * energies)
+        reference: F32 = ndimage.maximum_filter1d(bands, size=3, axis=1)
+        previous = reference[:1] if self._flux_reference is None else self._flux_reference
+        self._flux_reference = reference[-1:]
+        before = np.concatenate([previous, reference[:-1]])
+        rise: F32 = np.maximum(0.0, bands - before).mean(axis=1).astype(np.float32)
+        return rise
 
     def _joined(self, name: str, width: int = 0) -> F32:
         parts = self._parts.get(name)
@@ -216,6 +265,7 @@ class FrontEnd:
             flatness=self._joined("flatness"),
             rms=self._joined("rms"),
             zcr=self._joined("zcr"),
+            flux=self._joined("flux"),
             pitch_hop=PITCH_HOP,
             pitch_spectrum=self._joined("pitch", N_SEMITONES * BINS_PER_SEMITONE),
         )

@@ -1,19 +1,25 @@
 """Onsets, tempo, beats, meter and tatums from the front end's mel spectrogram.
 
-- **Onset envelope**: log-mel spectral flux with a maximum filter across
-  neighbouring bands before differencing (Böck & Widmer 2013, "SuperFlux"), which
-  keeps vibrato and slow pitch glides from reading as onsets while note changes
-  on bowed strings, choir and organ still do. A bass-band envelope (< 200 Hz)
-  is kept apart for the meter.
+- **Onset envelope**: SuperFlux (Böck & Widmer 2013) from the front end: log
+  band energies 24 per octave, a maximum filter across neighbouring bands before
+  differencing, so that vibrato and slow glides do not read as onsets while note
+  changes on bowed strings, choir and organ do. A bass-band envelope (< 200 Hz,
+  from the mel bands) is kept apart for the meter.
 - **Tempo**: autocorrelation of the envelope in 12 s windows, averaged, scored by
   a harmonic comb (the lag and its multiples up to 8, weighted 1/k, interpolated so
-  that a 0.1 BPM grid is meaningful) and weighted by a broad log-normal prior over
-  tempo (1.5 octaves wide around 110 BPM) that only breaks near-ties between
-  octave-related peaks; the estimate is then refined by a least-squares fit of the
-  tracked beat times. In the harness the 1/k comb with this prior scores ACC1 0.94
-  on grooves and 0.85 on chorales, where an equal-weight 4-harmonic comb with the
-  usual one-octave prior scored 0.88 and 0.82. A track with no periodicity gets
-  tempo 0, not the prior's centre.
+  that a 0.1 BPM grid is meaningful). The comb's best period is only a candidate
+  for the *metrical level*: beat, half-beat or two beats score alike. The level
+  is then chosen between octave neighbours S and F = 2S by two pieces of
+  evidence: the comb ratio and the *alternation* at F (beats tracked at F, the
+  mean onset strength of the weaker parity over the stronger one). A level whose
+  every other beat is much weaker is a subdivision: F is kept only when
+  ``log(comb(F) / comb(S)) > SCALE * (ALTERNATION - alternation(F))``. The two
+  constants are a logistic regression fitted by
+  ``benchmarks/audio_eval/fit_tempo_level.py`` on corpora rendered with other
+  seeds than the reported one (their chorales excluded from it). No tempo prior is
+  applied, so an estimator falling back to a typical tempo cannot hide. The
+  estimate is then refined by a least-squares fit of the tracked beat times. A
+  track with no periodicity gets tempo 0.
 - **Beats**: dynamic programming (Ellis 2007) over the envelope: each beat
   maximises onset strength plus the best previous beat's score minus a
   log-interval penalty (tightness 100) around the tempo period.
@@ -35,14 +41,16 @@ from scipy import ndimage
 
 from backbeat.audio._frontend import Frames
 
-__all__ = ["Rhythm", "analyse_rhythm", "onset_envelope"]
+__all__ = ["Rhythm", "analyse_rhythm", "level_evidence", "onset_envelope", "tempo_comb"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 MIN_BPM, MAX_BPM = 40.0, 240.0
-PRIOR_CENTRE_BPM, PRIOR_OCTAVES = 110.0, 1.5
 HARMONICS = 8
+# Metrical-level rule (see the module docstring), fitted on seeds 11 and 13.
+LEVEL_SCALE, LEVEL_ALTERNATION = 0.329, 0.733
+_BPMS = np.arange(MIN_BPM, MAX_BPM + 0.05, 0.1)
 TIGHTNESS = 100.0
 METERS = (3, 4)
 
@@ -65,11 +73,9 @@ def onset_envelope(frames: Frames) -> tuple[F64, F64]:
     """SuperFlux onset envelope and the bass-band (< 200 Hz) envelope."""
     if len(frames) < 2:
         return np.zeros(len(frames)), np.zeros(len(frames))
+    onset = frames.flux.astype(np.float64)
     mel_db = 10.0 * np.log10(frames.mel.astype(np.float64) + 1e-10)
     mel_db = np.maximum(mel_db, mel_db.max() - 80.0)
-    reference = ndimage.maximum_filter1d(mel_db, size=3, axis=1)
-    rise = np.maximum(0.0, mel_db[1:] - reference[:-1])
-    onset = np.concatenate([[0.0], rise.mean(axis=1)])
     bass_bands = max(1, int(np.searchsorted(_mel_centres(frames), 200.0)))
     bass = np.concatenate([[0.0], np.maximum(0.0, np.diff(mel_db[:, :bass_bands], axis=0)).mean(1)])
     return onset, bass
@@ -114,22 +120,75 @@ def _comb_scores(acf: F64, frame_rate: float, bpms: F64) -> F64:
     return score
 
 
+def tempo_comb(onset: F64, frame_rate: float) -> F64 | None:
+    """Comb score of every tempo on the 0.1 BPM grid; None without periodicity."""
+    if len(onset) < frame_rate * 3 or onset.std() < 1e-6:
+        return None
+    acf = _windowed_acf(onset, int(12 * frame_rate))
+    comb = _comb_scores(acf, frame_rate, _BPMS)
+    return None if comb.max() <= 0.05 else comb
+
+
+def _peak_near(comb: F64, bpm: float) -> int | None:
+    """Index of the comb's maximum within 3 % of ``bpm`` (None off the grid)."""
+    if not MIN_BPM <= bpm <= MAX_BPM:
+        return None
+    inside = np.flatnonzero(np.abs(_BPMS / bpm - 1.0) <= 0.03)
+    return int(inside[np.argmax(comb[inside])])
+
+
+def _alternation(onset: F64, beats: I64) -> float:
+    strength = _strength_at(onset, beats)
+    even, odd = float(strength[0::2].mean()), float(strength[1::2].mean())
+    return min(even, odd) / (max(even, odd) + 1e-12)
+
+
+def _strength_at(onset: F64, beats: I64) -> F64:
+    lo = np.maximum(beats - 2, 0)
+    hi = np.minimum(beats + 3, len(onset))
+    return np.array([onset[a:b].max() for a, b in zip(lo, hi, strict=True)])
+
+
+def level_evidence(
+    onset: F64, frame_rate: float, comb: F64, slow: float
+) -> tuple[float, float, float, float] | None:
+    """(log comb ratio F/S, alternation at F, S, F) for octave neighbours S and F = 2S.
+
+    None when either level is off the tempo grid or too few beats fit at F.
+    """
+    s, f = _peak_near(comb, slow), _peak_near(comb, 2 * slow)
+    if s is None or f is None:
+        return None
+    beats = track_beats(onset, frame_rate, float(_BPMS[f]))
+    if len(beats) < 8:
+        return None
+    ratio = math.log(max(float(comb[f]), 1e-6) / max(float(comb[s]), 1e-6))
+    return ratio, _alternation(onset, beats), float(_BPMS[s]), float(_BPMS[f])
+
+
+def _prefers_fast(evidence: tuple[float, float, float, float]) -> bool:
+    ratio, alternation = evidence[0], evidence[1]
+    return ratio > LEVEL_SCALE * (LEVEL_ALTERNATION - alternation)
+
+
 def estimate_tempo(onset: F64, frame_rate: float) -> tuple[float, float]:
     """(tempo in BPM, confidence in [0, 1]); (0.0, 0.0) without periodicity."""
-    if len(onset) < frame_rate * 3 or onset.std() < 1e-6:
+    comb = tempo_comb(onset, frame_rate)
+    if comb is None:
         return 0.0, 0.0
-    acf = _windowed_acf(onset, int(12 * frame_rate))
-    bpms = np.arange(MIN_BPM, MAX_BPM + 0.05, 0.1)
-    comb = _comb_scores(acf, frame_rate, bpms)
-    if comb.max() <= 0.05:
-        return 0.0, 0.0
-    prior = np.exp(-0.5 * (np.log2(bpms / PRIOR_CENTRE_BPM) / PRIOR_OCTAVES) ** 2)
-    weighted = np.maximum(comb, 0.0) * prior
-    best = int(np.argmax(weighted))
-    # Confidence: how far the comb peak stands above the comb's typical level.
+    tempo = float(_BPMS[int(np.argmax(comb))])
+    moved_up = False
+    while (up := level_evidence(onset, frame_rate, comb, tempo)) and _prefers_fast(up):
+        tempo, moved_up = up[3], True
+    while not moved_up and (down := level_evidence(onset, frame_rate, comb, tempo / 2)):
+        if _prefers_fast(down):
+            break
+        tempo = down[2]
+    # Confidence: how far the comb at the chosen level stands above its typical level.
+    chosen = comb[_peak_near(comb, tempo) or int(np.argmax(comb))]
     spread = float(np.percentile(comb, 95) - np.median(comb)) or 1e-9
-    confidence = float(np.clip((comb[best] - np.median(comb)) / (2.0 * spread), 0.0, 1.0))
-    return float(bpms[best]), confidence
+    confidence = float(np.clip((chosen - np.median(comb)) / (2.0 * spread), 0.0, 1.0))
+    return tempo, confidence
 
 
 def track_beats(onset: F64, frame_rate: float, tempo: float) -> I64:
@@ -188,10 +247,8 @@ def refine_tempo(beats: I64, frame_rate: float, tempo: float) -> float:
 
 def _beat_features(frames: Frames, onset: F64, bass: F64, beats: I64) -> F64:
     """Per-beat accent, bass accent and harmonic change, z-scored: shape (beats, 3)."""
-    lo = np.maximum(beats - 2, 0)
-    hi = np.minimum(beats + 3, len(onset))
-    accent = np.array([onset[a:b].max() for a, b in zip(lo, hi, strict=True)])
-    bass_accent = np.array([bass[a:b].max() for a, b in zip(lo, hi, strict=True)])
+    accent = _strength_at(onset, beats)
+    bass_accent = _strength_at(bass, beats)
     ratio = frames.hop / frames.pitch_hop
     chroma = frames.chroma.astype(np.float64)
     edges = np.clip((np.append(beats, beats[-1] + np.median(np.diff(beats))) * ratio), 0, None)
