@@ -11,8 +11,10 @@ comb ratio F/S and the alternation at F (weaker over stronger parity of the onse
 strengths at beats tracked at F). Each groove and chorale gives two examples
 with known answers: (truth/2, truth), where F is the beat, and (truth, 2 truth),
 where S is. A logistic regression on the two pieces of evidence gives the rule
-``ratio > SCALE * (ALTERNATION - alternation)``; its constants are printed for
-``LEVEL_SCALE`` and ``LEVEL_ALTERNATION`` in ``_rhythm.py``.
+``ratio > SCALE * (ALTERNATION - alternation)``. The same is fitted for
+F = 3S (a bar of three beats against its beats; alternation is then the weaker
+two phases over the strongest). The constants are printed for ``LEVEL_RULES``
+in ``_rhythm.py``.
 
 Fit on corpora rendered with other seeds than the reported one, and pass the
 reported corpus as ``--exclude``: chorales it contains are left out of the fit,
@@ -39,7 +41,7 @@ def _truths(corpus: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def examples(args: tuple[Path, dict[str, Any]]) -> list[tuple[float, float, int]]:
+def examples(args: tuple[Path, dict[str, Any]]) -> list[tuple[int, float, float, int]]:
     from backbeat.audio import _analyze
     from backbeat.audio._rhythm import level_evidence, onset_envelope, tempo_comb
 
@@ -50,10 +52,11 @@ def examples(args: tuple[Path, dict[str, Any]]) -> list[tuple[float, float, int]
     if comb is None:
         return []
     out = []
-    for slow, fast_is_beat in ((truth["tempo"] / 2, 1), (truth["tempo"], 0)):
-        evidence = level_evidence(onset, frames.frame_rate, comb, slow)
-        if evidence is not None:
-            out.append((evidence[0], evidence[1], fast_is_beat))
+    for factor in (2, 3):
+        for slow, fast_is_beat in ((truth["tempo"] / factor, 1), (truth["tempo"], 0)):
+            evidence = level_evidence(onset, frames.frame_rate, comb, slow, factor)
+            if evidence is not None:
+                out.append((factor, evidence[0], evidence[1], fast_is_beat))
     return out
 
 
@@ -77,24 +80,23 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = [row for found in pool.map(examples, jobs, chunksize=4) for row in found]
     data = np.array(rows)
-    x, y = data[:, :2], data[:, 2].astype(int)
-    model = LogisticRegression(C=10.0, max_iter=1000)
-    accuracy = cross_val_score(model, x, y, cv=5).mean()
-    model.fit(x, y)
-    (w_ratio, w_alternation), bias = model.coef_[0], model.intercept_[0]
-    print(
-        json.dumps(
-            {
-                "examples": len(y),
-                "files": len(jobs),
-                "excluded_chorales": len(held_out),
-                "cv_accuracy": round(float(accuracy), 4),
-                "LEVEL_SCALE": round(float(w_alternation / w_ratio), 3),
-                "LEVEL_ALTERNATION": round(float(-bias / w_alternation), 3),
-            },
-            indent=2,
-        )
-    )
+    report: dict[str, Any] = {"files": len(jobs), "excluded_chorales": len(held_out)}
+    for factor in (2, 3):
+        subset = data[data[:, 0] == factor]
+        x, y = subset[:, 1:3], subset[:, 3].astype(int)
+        model = LogisticRegression(C=10.0, max_iter=1000)
+        accuracy = cross_val_score(model, x, y, cv=5).mean()
+        model.fit(x, y)
+        (w_ratio, w_alternation), bias = model.coef_[0], model.intercept_[0]
+        report[f"factor {factor}"] = {
+            "examples": len(y),
+            "cv_accuracy": round(float(accuracy), 4),
+            "rule (SCALE, ALTERNATION)": [
+                round(float(w_alternation / w_ratio), 3),
+                round(float(-bias / w_alternation), 3),
+            ],
+        }
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

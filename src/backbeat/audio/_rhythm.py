@@ -13,10 +13,12 @@
   evidence: the comb ratio and the *alternation* at F (beats tracked at F, the
   mean onset strength of the weaker parity over the stronger one). A level whose
   every other beat is much weaker is a subdivision: F is kept only when
-  ``log(comb(F) / comb(S)) > SCALE * (ALTERNATION - alternation(F))``. The two
-  constants are a logistic regression fitted by
-  ``benchmarks/audio_eval/fit_tempo_level.py`` on corpora rendered with other
-  seeds than the reported one (their chorales excluded from it). No tempo prior is
+  ``log(comb(F) / comb(S)) > SCALE * (ALTERNATION - alternation(F))``. The same
+  test with F = 3S (alternation: the two weaker phases over the strongest) then
+  lifts a bar of three beats, read as the beat, to its beats. The constants are
+  logistic regressions fitted by ``benchmarks/audio_eval/fit_tempo_level.py`` on
+  corpora rendered with other seeds than the reported one (the reported corpus's
+  chorales excluded). No tempo prior is
   applied, so an estimator falling back to a typical tempo cannot hide. The
   estimate is then refined by a least-squares fit of the tracked beat times. A
   track with no periodicity gets tempo 0.
@@ -48,8 +50,9 @@ I64 = npt.NDArray[np.int64]
 
 MIN_BPM, MAX_BPM = 40.0, 240.0
 HARMONICS = 8
-# Metrical-level rule (see the module docstring), fitted on seeds 11 and 13.
-LEVEL_SCALE, LEVEL_ALTERNATION = 0.329, 0.733
+# Metrical-level rules (see the module docstring): factor -> (SCALE, ALTERNATION),
+# fitted by benchmarks/audio_eval/fit_tempo_level.py on seeds 11 and 13.
+LEVEL_RULES = {2: (0.329, 0.733), 3: (0.063, -11.353)}
 _BPMS = np.arange(MIN_BPM, MAX_BPM + 0.05, 0.1)
 TIGHTNESS = 100.0
 METERS = (3, 4)
@@ -137,10 +140,15 @@ def _peak_near(comb: F64, bpm: float) -> int | None:
     return int(inside[np.argmax(comb[inside])])
 
 
-def _alternation(onset: F64, beats: I64) -> float:
+def _alternation(onset: F64, beats: I64, factor: int) -> float:
+    """Mean onset strength of the weaker phases over the strongest, beats taken ``factor`` apart.
+
+    At a level that is a subdivision of the beat, the phases between the beats are weak.
+    """
     strength = _strength_at(onset, beats)
-    even, odd = float(strength[0::2].mean()), float(strength[1::2].mean())
-    return min(even, odd) / (max(even, odd) + 1e-12)
+    phases = np.array([strength[phase::factor].mean() for phase in range(factor)])
+    strongest = int(np.argmax(phases))
+    return float(np.delete(phases, strongest).mean() / (phases[strongest] + 1e-12))
 
 
 def _strength_at(onset: F64, beats: I64) -> F64:
@@ -150,25 +158,25 @@ def _strength_at(onset: F64, beats: I64) -> F64:
 
 
 def level_evidence(
-    onset: F64, frame_rate: float, comb: F64, slow: float
+    onset: F64, frame_rate: float, comb: F64, slow: float, factor: int = 2
 ) -> tuple[float, float, float, float] | None:
-    """(log comb ratio F/S, alternation at F, S, F) for octave neighbours S and F = 2S.
+    """(log comb ratio F/S, alternation at F, S, F) for levels S and F = factor x S.
 
     None when either level is off the tempo grid or too few beats fit at F.
     """
-    s, f = _peak_near(comb, slow), _peak_near(comb, 2 * slow)
+    s, f = _peak_near(comb, slow), _peak_near(comb, factor * slow)
     if s is None or f is None:
         return None
     beats = track_beats(onset, frame_rate, float(_BPMS[f]))
-    if len(beats) < 8:
+    if len(beats) < 4 * factor:
         return None
     ratio = math.log(max(float(comb[f]), 1e-6) / max(float(comb[s]), 1e-6))
-    return ratio, _alternation(onset, beats), float(_BPMS[s]), float(_BPMS[f])
+    return ratio, _alternation(onset, beats, factor), float(_BPMS[s]), float(_BPMS[f])
 
 
-def _prefers_fast(evidence: tuple[float, float, float, float]) -> bool:
-    ratio, alternation = evidence[0], evidence[1]
-    return ratio > LEVEL_SCALE * (LEVEL_ALTERNATION - alternation)
+def _prefers_fast(evidence: tuple[float, float, float, float], factor: int = 2) -> bool:
+    scale, alternation = LEVEL_RULES[factor]
+    return evidence[0] > scale * (alternation - evidence[1])
 
 
 def estimate_tempo(onset: F64, frame_rate: float) -> tuple[float, float]:
@@ -184,6 +192,9 @@ def estimate_tempo(onset: F64, frame_rate: float) -> tuple[float, float]:
         if _prefers_fast(down):
             break
         tempo = down[2]
+    # A bar of three beats read as the beat (or its half, then halved again).
+    if (triple := level_evidence(onset, frame_rate, comb, tempo, 3)) and _prefers_fast(triple, 3):
+        tempo = triple[3]
     # Confidence: how far the comb at the chosen level stands above its typical level.
     chosen = comb[_peak_near(comb, tempo) or int(np.argmax(comb))]
     spread = float(np.percentile(comb, 95) - np.median(comb)) or 1e-9
