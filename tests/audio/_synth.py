@@ -57,3 +57,51 @@ def groove(
 def sine(freq: float, seconds: float, amplitude: float, rate: int = RATE) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def _soft_tone(freq: float, seconds: float, rate: int, amp: float) -> np.ndarray:
+    """A bowed/sung note: 80 ms attack, sustained, a little vibrato, no percussive onset."""
+    t = np.arange(int(seconds * rate)) / rate
+    envelope = np.minimum(1.0, t / 0.08) * np.minimum(1.0, (seconds - t) / 0.05)
+    phase = 2 * np.pi * freq * t + 0.3 * np.sin(2 * np.pi * 5.0 * t)
+    partials = sum(np.sin(h * phase) / h for h in (1, 2, 3))
+    return amp * envelope * partials
+
+
+def hymn(bpm: float = 66.0, bars: int = 10, rate: int = RATE) -> np.ndarray:
+    """Four soft voices changing chord on every beat (C major), an inner voice moving
+    in eighth notes: no drums, only pitch changes mark the beat. Mono float32."""
+    beat = 60.0 / bpm
+    chords = [(48, 64, 67, 72), (53, 65, 69, 72), (55, 62, 67, 71), (48, 64, 67, 72)]
+    x = np.zeros(int(bars * 4 * beat * rate) + rate)
+    for index in range(bars * 4):
+        start = int(index * beat * rate)
+        bass, inner, alto, soprano = chords[index % 4] if index % 8 < 4 else chords[::-1][index % 4]
+        for midi in (bass, alto, soprano):
+            tone = _soft_tone(440.0 * 2 ** ((midi - 69) / 12), beat, rate, 0.12)
+            x[start : start + len(tone)] += tone
+        for half, midi in enumerate((inner, inner + 2)):
+            tone = _soft_tone(440.0 * 2 ** ((midi - 69) / 12), beat / 2, rate, 0.08)
+            begin = start + int(half * beat / 2 * rate)
+            x[begin : begin + len(tone)] += tone
+    return (x / np.abs(x).max() * 0.8).astype(np.float32)
+
+
+def hats_groove(bpm: float, bars: int = 12, rate: int = RATE, seed: int = 0) -> np.ndarray:
+    """Kick and bass on every beat, chords on the beat, soft closed hi-hats on the
+    off-beats: the eighth-note level is periodic too, but its off-beats are weak."""
+    rng = np.random.default_rng(seed)
+    beat = 60.0 / bpm
+    x = np.zeros(int(bars * 4 * beat * rate) + rate)
+    kick = _kick(rate)
+    n = int(0.03 * rate)
+    for index in range(bars * 4):
+        start = int(index * beat * rate)
+        x[start : start + len(kick)] += kick
+        for midi in (48, 64, 67):
+            tone = _tone(440.0 * 2 ** ((midi - 69) / 12), beat, rate, 0.12)
+            x[start : start + len(tone)] += tone
+        hat = 0.08 * rng.standard_normal(n) * np.exp(-150 * np.arange(n) / rate)
+        off = start + int(beat / 2 * rate)
+        x[off : off + n] += np.diff(hat, prepend=0.0)
+    return (x / np.abs(x).max() * 0.8).astype(np.float32)

@@ -1,0 +1,71 @@
+"""Metrical level of the tempo, soft onsets, and the final-chord key rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from backbeat.audio import analyze
+from backbeat.audio._tonal import Key, chord_root, settle_on_final_chord
+from tests.audio._synth import RATE, groove, hats_groove, hymn
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "bpm"),
+    [
+        # Weak hi-hats on the off-beats make the eighth level periodic: not the beat.
+        ("hats_64", lambda: hats_groove(64.0), 64.0),
+        ("hats_72", lambda: hats_groove(72.0, seed=1), 72.0),
+        # Kick and snare alternate at a fast tempo: both are beats, not half of one.
+        ("groove_172", lambda: groove(172.0, bars=16), 172.0),
+        ("groove_176", lambda: groove(176.0, bars=16, seed=2), 176.0),
+        # No drums at all: only soft pitch changes mark the beat.
+        ("hymn_66", lambda: hymn(66.0), 66.0),
+        ("hymn_100", lambda: hymn(100.0), 100.0),
+    ],
+)
+def test_tempo_is_the_beat_level(
+    tmp_path: Path, name: str, make: Callable[[], np.ndarray], bpm: float
+) -> None:
+    path = tmp_path / f"{name}.wav"
+    sf.write(path, make(), RATE)
+    assert abs(analyze(path).tempo - bpm) <= 0.04 * bpm
+
+
+def _scores(best: tuple[int, int, float], other: tuple[int, int, float]) -> tuple[float, ...]:
+    scores = np.full(24, 0.1)
+    for key, mode, value in (best, other):
+        scores[key + (0 if mode else 12)] = value
+    return tuple(float(s) for s in scores)
+
+
+def test_final_chord_settles_a_near_tie_between_tonic_and_dominant() -> None:
+    # E major scores a hair above A major; the piece closes on an A chord: A major.
+    key = Key(4, 1, 0.88, 0.9, _scores((4, 1, 0.88), (9, 1, 0.86)))
+    settled = settle_on_final_chord(key, 9)
+    assert (settled.key, settled.mode) == (9, 1)
+    assert settled.key_confidence == pytest.approx(0.86)
+
+
+def test_final_chord_leaves_clear_or_unrelated_keys_alone() -> None:
+    clear = Key(4, 1, 0.9, 0.9, _scores((4, 1, 0.9), (9, 1, 0.7)))
+    assert settle_on_final_chord(clear, 9) is clear  # margin too wide: a groove ending on IV
+    unrelated = Key(4, 1, 0.88, 0.9, _scores((4, 1, 0.88), (3, 1, 0.87)))
+    assert settle_on_final_chord(unrelated, 3) is unrelated  # a semitone away: not related
+    none = Key(-1, 0, 0.0, 0.0)
+    assert settle_on_final_chord(none, 9) is none
+
+
+def test_chord_root_of_triads() -> None:
+    a_major = np.zeros(12)
+    a_major[[9, 1, 4]] = 1.0  # A C# E
+    assert chord_root(a_major) == 9
+    d_minor = np.zeros(12)
+    d_minor[[2, 5, 9]] = 1.0
+    d_minor[0] = 0.2
+    assert chord_root(d_minor) == 2
+    assert chord_root(np.ones(12)) == -1
