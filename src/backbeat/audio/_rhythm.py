@@ -215,15 +215,15 @@ def track_beats(onset: F64, frame_rate: float, tempo: float) -> I64:
     penalty = -TIGHTNESS * np.log(-offsets / period) ** 2
     score = local.copy()
     back = np.full(n, -1, dtype=np.int64)
-    first = -offsets[-1]
-    for t in range(first, n):
-        candidates = t + offsets
-        valid = candidates >= 0
-        values = score[candidates[valid]] + penalty[valid]
-        pick = int(np.argmax(values))
+    earliest, latest = int(offsets[0]), int(offsets[-1])  # the window t+earliest..t+latest
+    for t in range(-latest, n):
+        start = t + earliest
+        skip = max(0, -start)  # candidates before the first frame
+        values = score[start + skip : t + latest + 1] + penalty[skip:]
+        pick = int(values.argmax())
         if values[pick] > 0:
             score[t] = local[t] + values[pick]
-            back[t] = candidates[valid][pick]
+            back[t] = start + skip + pick
     # The last beat: the best score among the final period's local maxima.
     tail_start = max(0, n - round(period))
     tail = score[tail_start:]
