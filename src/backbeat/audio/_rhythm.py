@@ -1,4 +1,4 @@
-"""Onsets, tempo, beats, meter and tatums from the front end's mel spectrogram.
+"""Onsets, tempo, beats, meter and tatums from the front end's onset envelope and mel bands.
 
 - **Onset envelope**: SuperFlux (Böck & Widmer 2013) from the front end: log
   band energies 24 per octave, a maximum filter across neighbouring bands before
@@ -51,7 +51,10 @@ I64 = npt.NDArray[np.int64]
 MIN_BPM, MAX_BPM = 40.0, 240.0
 HARMONICS = 8
 # Metrical-level rules (see the module docstring): factor -> (SCALE, ALTERNATION),
-# fitted by benchmarks/audio_eval/fit_tempo_level.py on seeds 11 and 13.
+# fitted by benchmarks/audio_eval/fit_tempo_level.py on seeds 11 and 13 (CV accuracy
+# 0.97 for factor 2). The triple examples separate perfectly, so that fit only says
+# "three times faster when its comb reaches about half the slower one's"
+# (log ratio > -0.72 - 0.06 x alternation).
 LEVEL_RULES = {2: (0.329, 0.733), 3: (0.063, -11.353)}
 _BPMS = np.arange(MIN_BPM, MAX_BPM + 0.05, 0.1)
 TIGHTNESS = 100.0
@@ -196,7 +199,8 @@ def estimate_tempo(onset: F64, frame_rate: float) -> tuple[float, float]:
     if (triple := level_evidence(onset, frame_rate, comb, tempo, 3)) and _prefers_fast(triple, 3):
         tempo = triple[3]
     # Confidence: how far the comb at the chosen level stands above its typical level.
-    chosen = comb[_peak_near(comb, tempo) or int(np.argmax(comb))]
+    peak = _peak_near(comb, tempo)
+    chosen = comb[int(np.argmax(comb)) if peak is None else peak]
     spread = float(np.percentile(comb, 95) - np.median(comb)) or 1e-9
     confidence = float(np.clip((chosen - np.median(comb)) / (2.0 * spread), 0.0, 1.0))
     return tempo, confidence
