@@ -23,6 +23,9 @@ from tests.audio._synth import RATE, groove, hats_groove, hymn
         # Kick and snare alternate at a fast tempo: both are beats, not half of one.
         ("groove_172", lambda: groove(172.0, bars=16), 172.0),
         ("groove_176", lambda: groove(176.0, bars=16, seed=2), 176.0),
+        # Short clips of kick/snare without hi-hats: one 12 s window used to halve them.
+        ("short_120", lambda: groove(120.0, bars=6), 120.0),
+        ("short_140", lambda: groove(140.0, bars=6), 140.0),
         # No drums at all: only soft pitch changes mark the beat.
         ("hymn_66", lambda: hymn(66.0), 66.0),
         ("hymn_100", lambda: hymn(100.0), 100.0),

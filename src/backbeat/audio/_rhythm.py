@@ -5,7 +5,8 @@
   differencing, so that vibrato and slow glides do not read as onsets while note
   changes on bowed strings, choir and organ do. A bass-band envelope (< 200 Hz,
   from the mel bands) is kept apart for the meter.
-- **Tempo**: autocorrelation of the envelope in 12 s windows, averaged, scored by
+- **Tempo**: autocorrelation of the envelope in 12 s windows (half the clip, at
+  least 6 s, for clips under 24 s), averaged, scored by
   a harmonic comb (the lag and its multiples up to 8, weighted 1/k, interpolated so
   that a 0.1 BPM grid is meaningful). The comb's best period is only a candidate
   for the *metrical level*: beat, half-beat or two beats score alike. The level
@@ -130,7 +131,8 @@ def tempo_comb(onset: F64, frame_rate: float) -> F64 | None:
     """Comb score of every tempo on the 0.1 BPM grid; None without periodicity."""
     if len(onset) < frame_rate * 3 or onset.std() < 1e-6:
         return None
-    acf = _windowed_acf(onset, int(12 * frame_rate))
+    # A short clip gets several windows of half its length rather than one tapered one.
+    acf = _windowed_acf(onset, int(min(12.0, max(6.0, len(onset) / frame_rate / 2)) * frame_rate))
     comb = _comb_scores(acf, frame_rate, _BPMS)
     return None if comb.max() <= 0.05 else comb
 
