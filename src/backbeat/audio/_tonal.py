@@ -5,8 +5,9 @@ maximum of 1; see ``_frontend``) is summed over time, the last tenth of the
 audible part counting four times (music tends to end on its tonic), and
 correlated (Pearson) with the 24 rotations of a major and a minor key profile
 (Krumhansl & Schmuckler's method). The profiles are Temperley's (2007, from the
-Kostka-Payne corpus): in our harness they score MIREX 1.00 on grooves and 0.92 on
-chorales where Krumhansl-Kessler's probe-tone ratings score 0.90 and 0.66.
+Kostka-Payne corpus): when they were chosen they scored MIREX 1.00 on grooves and
+0.92 on chorales in our harness where Krumhansl-Kessler's probe-tone ratings scored
+0.90 and 0.66 (current figures: CHANGELOG.md).
 
 Pieces that modulate to the dominant (or dwell on the relative key) leave two
 keys almost tied. Music tends to close on its tonic chord, so when a key a fifth
