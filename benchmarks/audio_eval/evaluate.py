@@ -175,6 +175,7 @@ def score(rows: list[dict[str, Any]], method: str) -> dict[str, Any]:
 
     for group in (
         "groove",
+        "odd_groove",
         "chorale",
         "degraded_groove",
         "degraded_chorale",

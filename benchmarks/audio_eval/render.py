@@ -11,6 +11,7 @@ rendered by fluidsynth with the General MIDI soundfont (Debian packages
 Writes WAV (plus MP3/OGG degradations) and ``manifest.jsonl``: one object per
 file with ``file``, ``set`` and whatever truth applies (``key``, ``mode``,
 ``tempo``, ``meter``, ``speech``, ``vocal``, ``acoustic``, ``dance``, ``live``).
+Grooves come in 3/4 and 4/4 (``groove``) and in 5/4 and 7/4 (``odd_groove``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ PITCH_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 ACOUSTIC = {"piano": 0, "nylon": 24, "steel": 25, "bass": 32, "strings": 48, "flute": 73}
 ELECTRONIC = {"saw": 81, "square": 80, "synbass": 38, "pad": 89, "epiano": 4, "dist": 30}
 SOFT = {"organ": 19, "strings": 48, "choir": 52}
+SECOND_GROUP = {4: 2, 5: 3, 7: 4}  # the beat that starts the bar's second group
 
 MAJOR_PROGRESSIONS = [[0, 5, 7, 0], [0, 9, 5, 7], [0, 7, 9, 5], [0, 5, 0, 7]]
 MINOR_PROGRESSIONS = [[0, 5, 7, 0], [0, 8, 5, 7], [0, 5, 8, 7], [0, 3, 5, 7]]
@@ -130,10 +132,11 @@ def _groove_midi(
             else:
                 pitch = base + 12 + scale[int(rng.integers(len(scale)))]
             note(2, bar_start + eighth * tpb // 2, tpb // 2 - 20, pitch, 80)
-        # Drums: kick on the downbeat (and beat 3 in 4/4), snare on the back beats, hats on eighths.
+        # Drums: kick on the downbeat and on the second group's first beat (beat 3 of 4/4,
+        # 3+2 in 5/4, 4+3 in 7/4), snare on the back beats of 4/4, hats on eighths.
         for beat in range(meter):
             start = bar_start + beat * tpb
-            if beat == 0 or (meter == 4 and beat == 2):
+            if beat == 0 or beat == SECOND_GROUP.get(meter):
                 note(9, start, tpb // 4, 36, 115 if beat == 0 else 100)
             else:
                 note(9, start, tpb // 4, 38 if meter == 4 else 42, 95 if meter == 4 else 70)
@@ -181,7 +184,7 @@ def render_groove(job: dict[str, Any]) -> list[dict[str, Any]]:
             _fluidsynth(midi, wav)
     truth = {
         "file": wav.name,
-        "set": "groove",
+        "set": job.get("set", "groove"),
         "key": job["tonic"],
         "mode": 0 if job["minor"] else 1,
         "tempo": job["tempo"],
@@ -464,6 +467,27 @@ def main() -> None:
                     "name": f"chorale_{index:03d}",
                     "tempo": tempo,
                     "program": program,
+                },
+            )
+        )
+    # (b') grooves in 5/4 and 7/4, from their own generator so that adding them left the
+    # other sets of a seed unchanged.
+    odd = np.random.default_rng(args.seed + 2)
+    for index in range(0, 24, scale):
+        tempo = float(np.round(odd.uniform(60, 180), 1))
+        jobs.append(
+            (
+                render_groove,
+                {
+                    "out": str(args.out),
+                    "seed": args.seed * 1000 + 500 + index,
+                    "name": f"odd_groove_{index:03d}",
+                    "set": "odd_groove",
+                    "tempo": tempo,
+                    "meter": 5 if index % 2 else 7,
+                    "tonic": int(odd.integers(12)),
+                    "minor": bool(odd.integers(2)),
+                    "electronic": bool(index % 4 < 2),
                 },
             )
         )

@@ -105,3 +105,33 @@ def hats_groove(bpm: float, bars: int = 12, rate: int = RATE, seed: int = 0) -> 
         off = start + int(beat / 2 * rate)
         x[off : off + n] += np.diff(hat, prepend=0.0)
     return (x / np.abs(x).max() * 0.8).astype(np.float32)
+
+
+def odd_meter_groove(bpm: float, meter: int, bars: int = 10, rate: int = RATE) -> np.ndarray:
+    """A bar of 5 or 7 beats as such grooves are played: kick and a bass root on the
+    downbeat, a softer kick opening the second group (3+2, 4+3), a closed hi-hat on
+    every other beat, a new chord each bar (I-IV-V-vi). Mono float32."""
+    rng = np.random.default_rng(meter)
+    beat = 60.0 / bpm
+    second = {5: 3, 7: 4}[meter]
+    x = np.zeros(int(bars * meter * beat * rate) + rate)
+    kick = _kick(rate)
+    n = int(0.03 * rate)
+    for bar in range(bars):
+        degree = (0, 5, 7, 9)[bar % 4]
+        root = 60 + degree
+        chord = (root, root + (3 if degree == 9 else 4), root + 7)
+        bar_start = int(bar * meter * beat * rate)
+        bass = _tone(440.0 * 2 ** ((root - 24 - 69) / 12), 2 * beat, rate, 0.5)
+        x[bar_start : bar_start + len(bass)] += bass
+        for midi in chord:
+            tone = _tone(440.0 * 2 ** ((midi - 69) / 12), meter * beat, rate, 0.1)
+            x[bar_start : bar_start + len(tone)] += tone
+        for i in range(meter):
+            start = bar_start + int(i * beat * rate)
+            if i in (0, second):
+                x[start : start + len(kick)] += kick * (1.0 if i == 0 else 0.6)
+            else:
+                hat = 0.1 * rng.standard_normal(n) * np.exp(-150 * np.arange(n) / rate)
+                x[start : start + n] += np.diff(hat, prepend=0.0)
+    return (x / np.abs(x).max() * 0.8).astype(np.float32)

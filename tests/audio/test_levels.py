@@ -11,7 +11,7 @@ import soundfile as sf
 
 from backbeat.audio import analyze
 from backbeat.audio._tonal import Key, chord_root, settle_on_final_chord
-from tests.audio._synth import RATE, groove, hats_groove, hymn
+from tests.audio._synth import RATE, groove, hats_groove, hymn, odd_meter_groove
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,24 @@ def test_tempo_is_the_beat_level(
     path = tmp_path / f"{name}.wav"
     sf.write(path, make(), RATE)
     assert abs(analyze(path).tempo - bpm) <= 0.04 * bpm
+
+
+@pytest.mark.parametrize(("meter", "bpm"), [(5, 80.0), (5, 160.0), (7, 100.0), (7, 120.0)])
+def test_five_and_seven_beat_bars(tmp_path: Path, meter: int, bpm: float) -> None:
+    path = tmp_path / f"odd_{meter}_{bpm:.0f}.wav"
+    sf.write(path, odd_meter_groove(bpm, meter), RATE)
+    features = analyze(path)
+    assert features.time_signature == meter
+    assert abs(features.tempo - bpm) <= 0.04 * bpm
+
+
+@pytest.mark.parametrize("bpm", [64.0, 80.0, 100.0, 120.0])
+def test_no_bar_accents_do_not_read_as_odd_meters(tmp_path: Path, bpm: float) -> None:
+    # A kick on every beat and one chord throughout: no bar accent at all. With five and
+    # seven beats on offer chance alone picks one of them unless they must win clearly.
+    path = tmp_path / f"flat_{bpm:.0f}.wav"
+    sf.write(path, hats_groove(bpm), RATE)
+    assert analyze(path).time_signature in (3, 4)
 
 
 def _scores(best: tuple[int, int, float], other: tuple[int, int, float]) -> tuple[float, ...]:
