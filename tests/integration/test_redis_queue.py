@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from backbeat import Settings
 from backbeat.cli import app as cli
 from backbeat.server import create_app
-from tests.audio._synth import RATE, groove
+from tests.integration._upload import TRACK, groove_wav, post_track
 
 pytestmark = [pytest.mark.integration]
-
-TRACK = "4uLU6hMCjMI75M1A2tKUQC"
 
 
 def test_jobs_travel_through_redis_to_a_worker(
@@ -36,28 +32,11 @@ def test_jobs_travel_through_redis_to_a_worker(
         monkeypatch.setenv(name, value)
     created = CliRunner().invoke(cli, ["apikey", "create", "--name", "q", "--scopes", "read,write"])
     headers = {"Authorization": "Bearer " + created.stdout.strip().splitlines()[-1]}
-    buffer = io.BytesIO()
-    sf.write(buffer, groove(120.0, bars=6), RATE, format="WAV")
-    metadata = {
-        "id": TRACK,
-        "name": "S",
-        "artists": [{"id": "0OdUWJ0sBjDrqHygGUXeCF", "name": "B"}],
-    }
+    audio = groove_wav()
     with TestClient(create_app(Settings.from_env(env))) as client:
-        posted = client.post(
-            "/v1/tracks",
-            headers=headers,
-            data={"metadata": json.dumps(metadata)},
-            files={"audio": ("a.wav", buffer.getvalue(), "audio/wav")},
-        )
-        assert posted.status_code == 201
+        assert post_track(client, headers, audio).status_code == 201
         # Posting the same audio again enqueues nothing new (deterministic job id).
-        again = client.post(
-            "/v1/tracks",
-            headers=headers,
-            data={"metadata": json.dumps(metadata)},
-            files={"audio": ("a.wav", buffer.getvalue(), "audio/wav")},
-        )
+        again = post_track(client, headers, audio)
         assert again.json()["analysis"] == "unchanged"
         assert client.get(f"/v1/audio-features/{TRACK}", headers=headers).status_code == 202
         worked = CliRunner().invoke(cli, ["worker", "--once"])

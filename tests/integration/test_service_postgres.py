@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import json
 import os
 import subprocess
 import sys
@@ -13,17 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 from fastapi.testclient import TestClient
 
 from backbeat import Settings
 from backbeat.server import create_app
-from tests.audio._synth import RATE, groove
+from tests.integration._upload import TRACK, groove_wav, post_track
 
 pytestmark = [pytest.mark.integration]
-
-TRACK = "4uLU6hMCjMI75M1A2tKUQC"
-ARTIST = "0OdUWJ0sBjDrqHygGUXeCF"
 
 
 @pytest.fixture
@@ -67,9 +61,6 @@ def test_service_on_postgres_and_redis_with_a_worker_process(
     created = _cli(env, "apikey", "create", "--name", "it", "--scopes", "read,write")
     assert created.returncode == 0, created.stderr
     headers = {"Authorization": "Bearer " + created.stdout.strip().splitlines()[-1]}
-    buffer = io.BytesIO()
-    sf.write(buffer, groove(120.0, bars=6), RATE, format="WAV")
-    metadata = {"id": TRACK, "name": "Song", "artists": [{"id": ARTIST, "name": "Band"}]}
     settings = Settings.from_env(
         {
             k: env[k]
@@ -77,12 +68,7 @@ def test_service_on_postgres_and_redis_with_a_worker_process(
         }
     )
     with TestClient(create_app(settings)) as client:
-        posted = client.post(
-            "/v1/tracks",
-            headers=headers,
-            data={"metadata": json.dumps(metadata)},
-            files={"audio": ("a.wav", buffer.getvalue(), "audio/wav")},
-        )
+        posted = post_track(client, headers, groove_wav(), name="Song", artist="Band")
         assert posted.status_code == 201, posted.text
         assert client.get(f"/v1/audio-features/{TRACK}", headers=headers).status_code == 202
         worker = _cli(env, "worker", "--once")

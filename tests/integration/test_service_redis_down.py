@@ -5,25 +5,20 @@ Uses the ``private_redis`` fixture (tests/conftest.py): a redis-server of the te
 
 from __future__ import annotations
 
-import io
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import soundfile as sf
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from backbeat import Settings
 from backbeat.cli import app as cli
 from backbeat.server import create_app
-from tests.audio._synth import RATE, groove
+from tests.integration._upload import TRACK, groove_wav, post_track
 
 pytestmark = [pytest.mark.integration]
-
-TRACK = "4uLU6hMCjMI75M1A2tKUQC"
 
 
 @pytest.mark.parametrize("fail_open", [True, False])
@@ -45,21 +40,8 @@ def test_reads_survive_redis_going_away(
             "BACKBEAT_RATE_LIMIT_FAIL_OPEN": str(fail_open).lower(),
         }
     )
-    buffer = io.BytesIO()
-    sf.write(buffer, groove(120.0, bars=6), RATE, format="WAV")
-    metadata = {
-        "id": TRACK,
-        "name": "S",
-        "artists": [{"id": "0OdUWJ0sBjDrqHygGUXeCF", "name": "B"}],
-    }
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        posted = client.post(
-            "/v1/tracks",
-            headers=headers,
-            data={"metadata": json.dumps(metadata)},
-            files={"audio": ("a.wav", buffer.getvalue(), "audio/wav")},
-        )
-        assert posted.status_code == 201
+        assert post_track(client, headers, groove_wav()).status_code == 201
         deadline = time.monotonic() + 60
         while client.get(f"/v1/audio-features/{TRACK}", headers=headers).status_code != 200:
             assert time.monotonic() < deadline
