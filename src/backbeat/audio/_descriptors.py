@@ -50,20 +50,11 @@ from backbeat.audio._frontend import Frames
 from backbeat.audio._rhythm import Rhythm
 from backbeat.audio._structure import onset_peaks
 from backbeat.audio._tonal import Key
+from backbeat.spotify import DESCRIPTORS
 
 __all__ = ["DESCRIPTORS", "calibrated", "dfa_exponent", "raw_features"]
 
 F64 = npt.NDArray[np.float64]
-
-DESCRIPTORS = (
-    "danceability",
-    "energy",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-)
 
 
 def dfa_exponent(envelope: F64, frame_rate: float) -> float:

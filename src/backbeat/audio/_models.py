@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from backbeat.spotify import AUDIO_FEATURES
+
 __all__ = [
     "CONFIDENCE_FIELDS",
     "SPOTIFY_FIELDS",
@@ -25,22 +27,7 @@ __all__ = [
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
-SPOTIFY_FIELDS: tuple[str, ...] = (
-    "acousticness",
-    "danceability",
-    "duration_ms",
-    "energy",
-    "instrumentalness",
-    "key",
-    "liveness",
-    "loudness",
-    "mode",
-    "speechiness",
-    "tempo",
-    "time_signature",
-    "valence",
-)
-"""The numeric fields of Spotify's audio-features object, in its (alphabetical) order."""
+SPOTIFY_FIELDS = AUDIO_FEATURES
 SPOTIFY_API = "https://api.spotify.com"
 CONFIDENCE_FIELDS = (
     "key_confidence",

@@ -22,22 +22,12 @@ from backbeat.recommend._baselines import _check_n, _Fitted
 from backbeat.recommend._catalogue import Catalogue
 from backbeat.recommend._data import InteractionMatrix
 from backbeat.recommend._index import top_k as _top
+from backbeat.spotify import AUDIO_FEATURES
 
 __all__ = ["ContentBased"]
 
-_NUMERIC = (
-    "acousticness",
-    "danceability",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "speechiness",
-    "tempo",
-    "valence",
-    "duration_ms",
-    "time_signature",
-)
+# Pitch class and mode are not ordinal: genres and artists carry that similarity.
+_NUMERIC = tuple(f for f in AUDIO_FEATURES if f not in ("key", "mode"))
 
 
 def _normalise_rows(m: sparse.csr_matrix) -> sparse.csr_matrix:

@@ -27,26 +27,10 @@ import numpy as np
 from backbeat.errors import NotFound, ValidationError
 from backbeat.recommend._baselines import _Fitted
 from backbeat.recommend._catalogue import Catalogue
+from backbeat.spotify import TUNABLE
 
 __all__ = ["TUNABLE", "Recommendations", "recommend_from_seeds", "related_artists"]
 
-#: Attributes with min_/max_/target_ parameters, as in the Web API.
-TUNABLE = (
-    "acousticness",
-    "danceability",
-    "duration_ms",
-    "energy",
-    "instrumentalness",
-    "key",
-    "liveness",
-    "loudness",
-    "mode",
-    "popularity",
-    "speechiness",
-    "tempo",
-    "time_signature",
-    "valence",
-)
 _SCALE = {
     "duration_ms": 600_000.0,
     "key": 11.0,

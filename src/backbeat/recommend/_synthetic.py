@@ -29,6 +29,7 @@ import numpy as np
 from backbeat.errors import ValidationError
 from backbeat.recommend._catalogue import Catalogue, Track
 from backbeat.recommend._data import EventKind, Interaction
+from backbeat.spotify import DESCRIPTORS
 
 __all__ = ["SyntheticLog", "synthetic_log"]
 
@@ -119,15 +120,7 @@ def _catalogue(
     n_clusters: int,
     artists_per_cluster: int,
 ) -> Catalogue:
-    unit = (
-        "acousticness",
-        "danceability",
-        "energy",
-        "instrumentalness",
-        "liveness",
-        "speechiness",
-        "valence",
-    )
+    unit = tuple(sorted(DESCRIPTORS))
     centres = rng.uniform(0.15, 0.85, size=(n_clusters, len(unit)))
     tempo_centres = rng.uniform(70, 170, size=n_clusters)
     popularity = 100 * (weights / weights.max()) ** 0.25

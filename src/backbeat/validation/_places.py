@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from backbeat.errors import ValidationError
+from backbeat.spotify import AUDIO_FEATURE_RANGES, MAX_DURATION_MS
+from backbeat.spotify import INTEGER_FEATURES as _INTEGER_FEATURES
 
 __all__ = [
     "AUDIO_FEATURE_RANGES",
@@ -27,25 +29,6 @@ __all__ = [
 ]
 
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"})
-MAX_DURATION_MS = 24 * 3600 * 1000
-
-#: Spotify's audio-features fields and their documented ranges (inclusive).
-AUDIO_FEATURE_RANGES: Mapping[str, tuple[float, float]] = {
-    "acousticness": (0.0, 1.0),
-    "danceability": (0.0, 1.0),
-    "energy": (0.0, 1.0),
-    "instrumentalness": (0.0, 1.0),
-    "liveness": (0.0, 1.0),
-    "speechiness": (0.0, 1.0),
-    "valence": (0.0, 1.0),
-    "key": (-1, 11),
-    "mode": (0, 1),
-    "time_signature": (3, 7),
-    "loudness": (-60.0, 5.0),  # "typically between -60 and 0 db"; mastered peaks go above 0
-    "tempo": (0.0, 300.0),
-    "duration_ms": (1, MAX_DURATION_MS),
-}
-_INTEGER_FEATURES = frozenset({"key", "mode", "time_signature", "duration_ms"})
 
 
 def _bad(code: str, value: object, *, message: str, **details: Any) -> ValidationError:
