@@ -73,6 +73,14 @@ def deep_merge(
     default; ``lists="append"`` concatenates, ``lists="unique"`` concatenates
     and drops later duplicates (by ``==``), keeping first-seen order.
 
+    Several overrides are a left fold: ``deep_merge(a, b, c) ==
+    deep_merge(deep_merge(a, b), c)``. The merge is associative when the documents
+    agree on which paths hold mappings; it is not when an override replaces a mapping
+    with a scalar and a later one brings a mapping back (``{"k": {"x": 1}}``,
+    ``{"k": None}``, ``{"k": {}}``): applied in order the scalar has erased ``x``,
+    while merging the last two first lets ``{}`` merge into ``{"x": 1}``.
+    Idempotent (``deep_merge(a, a) == a``) and every leaf of the last override wins.
+
     >>> deep_merge({"db": {"host": "a", "port": 1}}, {"db": {"port": 2}})
     {'db': {'host': 'a', 'port': 2}}
     """
