@@ -73,3 +73,47 @@ async def test_audit_trail_follows_enable_audit_logs(tmp_path: Path) -> None:
     async with Toolkit(settings(tmp_path)) as tk:
         assert tk.audit.enabled is True
         assert (tmp_path / "audit.keys").exists()
+
+
+async def test_entering_a_toolkit_makes_its_trail_the_default_for_audited(
+    tmp_path: Path,
+) -> None:
+    from backbeat.audit import audited
+
+    @audited("track.fetch", resource="track:{track_id}")
+    async def fetch(track_id: str) -> str:
+        return track_id
+
+    @audited("track.touch")
+    def touch() -> None:
+        return None
+
+    async with Toolkit(settings(tmp_path)) as tk:
+        await tk.migrate()
+        # Nothing here touches tk.audit before the decorated calls.
+        await fetch("4uLU6hMCjMI75M1A2tKUQC")
+        touch()
+        await tk.audit.flush()
+        events = await tk.audit.query()
+    assert [(e.action, e.outcome) for e in events] == [
+        ("track.fetch", "success"),
+        ("track.touch", "success"),
+    ]
+    assert events[0].resource == "track:4uLU6hMCjMI75M1A2tKUQC"
+
+
+async def test_an_unmigrated_database_refuses_the_first_audited_write_clearly(
+    tmp_path: Path,
+) -> None:
+    from backbeat.audit import audited
+    from backbeat.errors import Unavailable
+
+    @audited("track.fetch")
+    async def fetch() -> None:
+        return None
+
+    async with Toolkit(settings(tmp_path)):
+        with pytest.raises(Unavailable) as raised:
+            await fetch()
+    assert raised.value.code == "audit.not_migrated"
+    assert "backbeat db upgrade" in raised.value.message

@@ -65,6 +65,18 @@ class Toolkit:
         return cls(Settings.from_env(environ, **overrides))
 
     async def __aenter__(self) -> Toolkit:
+        """Open the toolkit; with ``ENABLE_AUDIT_LOGS`` (the default) its audit trail
+        becomes ``@audited``'s default at once, bound to this event loop, so a
+        decorated call records whether or not the code touched :attr:`audit` first."""
+        if self.settings.enable_audit_logs:
+            try:
+                await self.audit.start()
+            except ImportError as e:  # a core-only install: say so instead of dropping events
+                log.warning(
+                    "audit: ENABLE_AUDIT_LOGS is set but %s is missing "
+                    "(pip install 'backbeat[security,server]'); @audited records nothing",
+                    e.name,
+                )
         return self
 
     async def __aexit__(

@@ -63,6 +63,14 @@ class Checkpoint:
         self.timestamp, self.key_id, self.signature = timestamp, key_id, signature
 
 
+def _is_missing_table(error: DBAPIError) -> bool:
+    """SQLite's "no such table", PostgreSQL's undefined_table (SQLSTATE 42P01)."""
+    orig = error.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    text = str(orig).lower()
+    return state == "42P01" or "no such table" in text or "undefinedtable" in text
+
+
 class AuditStore:
     """Reads and writes the audit tables through an async engine."""
 
@@ -89,6 +97,14 @@ class AuditStore:
                     return stored
                 raise
             except DBAPIError as e:
+                if _is_missing_table(e):
+                    raise Unavailable(
+                        "audit.not_migrated",
+                        message=(
+                            "The audit tables do not exist in this database: run "
+                            "`backbeat db upgrade` (or `await Toolkit.migrate()`) first."
+                        ),
+                    ) from e
                 if not e.connection_invalidated and not _is_disconnect(e):
                     raise
                 stored = await self._already_stored(drafts)
