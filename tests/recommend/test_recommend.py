@@ -18,6 +18,7 @@ from backbeat.recommend import (
     average_precision_at_k,
     catalogue_coverage,
     evaluate,
+    evaluate_synthetic,
     intra_list_diversity,
     ndcg_at_k,
     popularity_bias,
@@ -657,6 +658,7 @@ def test_load_events_from_parquet(tmp_path) -> None:
 
 def test_tune_hybrid_searches_blend_weights_and_refits() -> None:
     from backbeat.recommend import Hybrid, tune_hybrid
+    from backbeat.recommend._tune import MIN_GAIN
 
     log = synthetic_log(n_users=400, n_items=600, seed=11)
     result = tune_hybrid(
@@ -667,8 +669,35 @@ def test_tune_hybrid_searches_blend_weights_and_refits() -> None:
     assert (first["als"], first["item_cooccurrence"], first["content"]) == (0.4348, 0.4348, 0.1304)
     for trial in result.trials:
         assert abs(trial["als"] + trial["item_cooccurrence"] + trial["content"] - 1) < 1e-3
-    assert result.best_score == max(t["ndcg@10"] for t in result.trials)
+    top = max(t["ndcg@10"] for t in result.trials)
+    singles = result.trials[1:4]  # each component alone
+    assert [(t["als"], t["item_cooccurrence"], t["content"]) for t in singles] == [
+        (1.0, 0.0, 0.0),
+        (0.0, 1.0, 0.0),
+        (0.0, 0.0, 1.0),
+    ]
+    # The best weighting, or a single component that is within MIN_GAIN of it.
+    assert result.best_score == top or (
+        result.best_score in [t["ndcg@10"] for t in singles]
+        and top < result.best_score * (1 + MIN_GAIN)
+    )
+    assert result.best_score >= max(t["ndcg@10"] for t in singles)
     assert isinstance(result.model, Hybrid)
     assert len(result.model.recommend(log.events[0].user, 5)) == 5
     without_catalogue = tune_hybrid(log.events, trials=2, seed=2, als_params={"factors": 8})
     assert set(without_catalogue.best_params["weights"]) == {"als", "item_cooccurrence"}
+
+
+def test_the_evaluated_hybrid_is_at_least_as_good_as_its_best_part() -> None:
+    # Its weights come from a validation split of the training events, never the test.
+    results = evaluate_synthetic(seed=7, n_users=800, n_items=1000)
+    parts = ("item_cooccurrence", "als", "content")
+    assert results["hybrid"]["ndcg@10"] >= max(results[p]["ndcg@10"] for p in parts)
+
+
+def test_evaluation_reports_its_progress() -> None:
+    steps: list[tuple[str, int, int]] = []
+    evaluate_synthetic(seed=3, n_users=200, n_items=300, progress=lambda *a: steps.append(a))
+    assert steps[0] == ("choosing the hybrid's weights on a validation split", 0, 6)
+    assert [d for _, d, _ in steps] == [0, 1, 2, 3, 4, 5]
+    assert steps[-1][0] == "fitting and scoring hybrid"

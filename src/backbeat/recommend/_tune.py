@@ -3,8 +3,11 @@
 :func:`tune_als` searches ALS's parameters; :func:`tune_hybrid` searches the blend
 weights of a :class:`Hybrid` (ALS + item co-occurrence + content when a catalogue
 is given): its components are fitted once on the past, then each trial only
-re-weights their z-scored scores (weights drawn from a flat Dirichlet, the
-default blend as trial 0), so a study of 30 weightings costs about one fit.
+re-weights their z-scored scores, so a study of 30 weightings costs about one fit.
+The trials are the default blend, then each component alone (so the chosen blend
+is never worse than its best part on the validation data), then weights drawn from
+a flat Dirichlet. A blend is kept only if it beats the best single component by
+:data:`MIN_GAIN` (1%, relative); otherwise that component alone is the answer.
 
 Each trial draws ``factors`` (16..128, log-uniform over powers of two),
 ``regularization`` (1e-3..1, log-uniform) and ``alpha`` (1..80, log-uniform),
@@ -20,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -32,7 +35,27 @@ from backbeat.recommend._data import Interaction, InteractionMatrix
 from backbeat.recommend._metrics import ndcg_at_k
 from backbeat.recommend._split import time_split
 
-__all__ = ["TuningResult", "tune_als", "tune_hybrid"]
+__all__ = ["MIN_GAIN", "TuningResult", "tune_als", "tune_hybrid"]
+
+#: A blend must beat its best single component by this relative margin on the
+#: validation users to be preferred to it; smaller gains are within one split's noise.
+MIN_GAIN = 0.01
+
+
+class _LastUser:
+    """A fitted component that remembers its scores for the latest user asked about."""
+
+    def __init__(self, inner: _Fitted) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.item_list = inner.item_list
+        self._user: str | None = None
+        self._scores: Any = None
+
+    def user_scores(self, user: str) -> Any:
+        if user != self._user:
+            self._scores, self._user = self.inner.user_scores(user), user
+        return self._scores
 
 
 @dataclass(frozen=True)
@@ -107,8 +130,15 @@ def tune_hybrid(
     k: int = 10,
     seed: int = 0,
     als_params: dict[str, Any] | None = None,
+    refit: bool = True,
 ) -> TuningResult:
-    """Random search over a hybrid's blend weights; see the module docstring."""
+    """Search a hybrid's blend weights; see the module docstring.
+
+    ``events`` are split per user by time: components fit on the past, each weighting
+    is scored (NDCG@k) on the future. With ``refit`` (the default) the best blend is
+    refitted on every event and returned as ``model``; without, ``model`` is ``None``
+    (for callers that only need the weights).
+    """
     from backbeat.recommend._content import ContentBased
     from backbeat.recommend._hybrid import Hybrid
 
@@ -123,23 +153,44 @@ def tune_hybrid(
             made.append(ContentBased(catalogue))
         return made
 
-    fitted = [c.fit(train) for c in components()]
+    fitted = [_LastUser(c.fit(train)) for c in components()]
     rng = np.random.default_rng(seed)
     default = np.array([1.0, 1.0, 0.3][: len(names)])
-    study: list[dict[str, Any]] = []
+    corners = [np.eye(len(names))[i] for i in range(len(names))]
+    weightings: list[np.ndarray] = []
     for trial in range(trials):
-        weights = default / default.sum() if trial == 0 else rng.dirichlet(np.ones(len(names)))
-        blend = Hybrid(list(zip(fitted, weights.tolist(), strict=True))).fit_combination(train)
-        score = float(
-            np.mean([ndcg_at_k([i for i, _ in blend.recommend(u, k)], future[u], k) for u in users])
+        if trial == 0:
+            weightings.append(default / default.sum())
+        elif trial <= len(corners):
+            weightings.append(corners[trial - 1])
+        else:
+            weightings.append(rng.dirichlet(np.ones(len(names))))
+    blends = [
+        Hybrid(list(zip(cast(list[_Fitted], fitted), w.tolist(), strict=True))).fit_combination(
+            train
         )
+        for w in weightings
+    ]
+    # Users outside, trials inside: each component scores a user once, trials re-weight.
+    totals = np.zeros(len(blends))
+    for u in users:
+        for t, blend in enumerate(blends):
+            totals[t] += ndcg_at_k([i for i, _ in blend.recommend(u, k)], future[u], k)
+    study: list[dict[str, Any]] = []
+    for trial, (weights, total) in enumerate(zip(weightings, totals, strict=True)):
         row = {
             "trial": trial,
             **{n: round(float(w), 4) for n, w in zip(names, weights, strict=True)},
         }
-        study.append({**row, f"ndcg@{k}": round(score, 6)})
+        study.append({**row, f"ndcg@{k}": round(float(total) / len(users), 6)})
     best = max(study, key=lambda t: t[f"ndcg@{k}"])
+    single = [t for t in study if 1 <= t["trial"] <= len(corners)]
+    best_single = max(single, key=lambda t: t[f"ndcg@{k}"], default=None)
+    if best_single is not None and best[f"ndcg@{k}"] < best_single[f"ndcg@{k}"] * (1 + MIN_GAIN):
+        best = best_single  # a blend within the noise of its best part: keep the part
     best_weights = {n: best[n] for n in names}
+    if not refit:
+        return TuningResult({"weights": best_weights, "als": params}, best[f"ndcg@{k}"], study)
     everything = InteractionMatrix.build(all_events)
     final = Hybrid(
         [(c.fit(everything), best_weights[n]) for c, n in zip(components(), names, strict=True)]
