@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 import logging
 
-from backbeat._logging import JsonFormatter, logging_config
 from backbeat.audit import audit_context
+from backbeat.cli._logging import JsonFormatter, logging_config
 
 
 def test_json_lines_carry_the_request_id() -> None:
@@ -23,6 +23,6 @@ def test_json_lines_carry_the_request_id() -> None:
 
 def test_config_routes_uvicorn_through_one_handler() -> None:
     config = logging_config("INFO", "json")
-    assert config["formatters"]["default"] == {"()": "backbeat._logging.JsonFormatter"}
+    assert config["formatters"]["default"] == {"()": "backbeat.cli._logging.JsonFormatter"}
     assert config["loggers"]["uvicorn.access"]["propagate"] is True
     assert "format" in logging_config("INFO", "text")["formatters"]["default"]

@@ -48,7 +48,7 @@ def test_jobs_travel_through_redis_to_a_worker(
 
 
 async def test_redis_jobs_are_json_and_idempotent(redis_url: str, redis_client) -> None:  # type: ignore[no-untyped-def]
-    from backbeat.server._queue import RedisQueue
+    from backbeat.catalogue import RedisQueue
 
     name = f"bbtest:{uuid.uuid4().hex[:8]}:analysis"
     queue = RedisQueue(redis_url, name)

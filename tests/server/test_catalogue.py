@@ -444,14 +444,17 @@ def test_bulk_import_queues_analysis(tmp_path: Path, monkeypatch: pytest.MonkeyP
     result = CliRunner().invoke(cli, ["import", str(manifest)])
     assert result.exit_code == 0, result.output
     assert "imported 2 of 5 track(s); 1 analysis job(s) queued" in result.stdout
-    assert "line 2: skipped [audio.decode_failed]" in result.stderr
+    assert (
+        "line 2: skipped: The audio in bad.wav could not be decoded. [audio.decode_failed]"
+        in result.stderr
+    )
     assert not list((tmp_path / "data" / "media" / "tmp").iterdir())
     worker = CliRunner().invoke(cli, ["worker", "--once"])
     assert "processed 1 job(s)" in worker.stdout
 
 
 def test_jwt_bearer_tokens_when_configured(tmp_path: Path) -> None:
-    from backbeat.server._auth import token_service
+    from backbeat.server import token_service
 
     secret = "s" * 40
     settings = Settings.from_env(
@@ -490,7 +493,7 @@ def test_jwt_bearer_tokens_when_configured(tmp_path: Path) -> None:
 
 
 def test_jwt_tokens_are_refused_when_not_configured(service) -> None:  # type: ignore[no-untyped-def]
-    from backbeat.server._auth import token_service
+    from backbeat.server import token_service
 
     client, _writer, _reader = service
     token = token_service("s" * 40).issue("alice", claims={"scope": "read"})

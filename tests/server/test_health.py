@@ -94,3 +94,28 @@ def test_unknown_routes_use_the_error_shape_in_the_negotiated_language(tmp_path:
     assert r.json() == {
         "error": {"status": 404, "message": "見つかりません。", "code": "not_found"}
     }
+
+
+def test_health_reports_the_queue_and_the_embedded_worker(tmp_path: Path) -> None:
+    import time
+
+    with client(tmp_path) as c:
+        deadline = time.monotonic() + 10
+        while True:  # the embedded worker beats as soon as it starts
+            analysis = c.get("/health").json()["analysis"]
+            if analysis["workers"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert (analysis["queued"], analysis["running"], analysis["failed"]) == (0, 0, 0)
+    assert analysis["oldest_queued_age_s"] is None
+    assert analysis["embedded_worker"] is True
+    (worker,) = analysis["workers"]
+    assert worker["mode"] == "embedded"
+    assert worker["processed"] == 0
+
+
+def test_health_lists_no_worker_when_none_runs(tmp_path: Path) -> None:
+    with client(tmp_path, BACKBEAT_EMBEDDED_WORKER="false") as c:
+        analysis = c.get("/health").json()["analysis"]
+    assert analysis["embedded_worker"] is False
+    assert analysis["workers"] == []

@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, settings
 schemathesis = pytest.importorskip("schemathesis")
 
 from backbeat import Settings  # noqa: E402
-from backbeat.server import create_app  # noqa: E402
-from backbeat.server._auth import api_key_scheme  # noqa: E402
-from backbeat.server._store import Store  # noqa: E402
+from backbeat.catalogue import ApiKeyRepository  # noqa: E402
+from backbeat.server import api_key_scheme, create_app  # noqa: E402
 from backbeat.toolkit import Toolkit  # noqa: E402
 
 DATA = Path(tempfile.mkdtemp(prefix="bbfuzz"))
@@ -31,7 +30,7 @@ KEY = api_key_scheme.generate()
 async def _setup() -> None:
     async with Toolkit(SETTINGS) as toolkit:
         await toolkit.migrate()
-        await Store(toolkit.database_engine()).add_api_key(
+        await ApiKeyRepository(toolkit.database_engine()).add(
             KEY.key_id, "fuzz", KEY.hash, frozenset({"read", "write"})
         )
 

@@ -6,6 +6,8 @@ the audio-analysis object; both decode once and share one front end (see
 """
 
 from backbeat.audio._analyze import MIN_DURATION_S, analyze, analyze_all, analyze_structure
+from backbeat.audio._batch import AUDIO_SUFFIXES, find_audio, format_rows, key_name
+from backbeat.audio._batch import run as analyze_files
 from backbeat.audio._decode import (
     ANALYSIS_RATE,
     AudioDecodeError,
@@ -24,11 +26,14 @@ from backbeat.audio._models import (
     Segment,
     TimeInterval,
     TrackSummary,
+    spotify_audio_features,
 )
+from backbeat.audio._plot import plot_analysis
 from backbeat.audio._seed import AudioProcessor
 
 __all__ = [
     "ANALYSIS_RATE",
+    "AUDIO_SUFFIXES",
     "MIN_DURATION_S",
     "SPOTIFY_FIELDS",
     "VECTOR_FIELDS",
@@ -45,7 +50,13 @@ __all__ = [
     "TrackSummary",
     "analyze",
     "analyze_all",
+    "analyze_files",
     "analyze_structure",
     "decode",
+    "find_audio",
+    "format_rows",
+    "key_name",
     "open_audio",
+    "plot_analysis",
+    "spotify_audio_features",
 ]

@@ -11,7 +11,7 @@ mode and :mod:`backbeat.audit._verify` for what verification detects.
 """
 
 from backbeat.audit._decorator import audit_trail, audited
-from backbeat.audit._event import GENESIS, AuditEvent
+from backbeat.audit._event import GENESIS, AuditEvent, canonical_details
 from backbeat.audit._redact import DEFAULT_DENYLIST, Redactor
 from backbeat.audit._seal import Sealer
 from backbeat.audit._store import AuditStore, Checkpoint
@@ -43,6 +43,7 @@ __all__ = [
     "audit_context",
     "audit_trail",
     "audited",
+    "canonical_details",
     "current_context",
     "get_default_trail",
     "set_default_trail",

@@ -15,6 +15,8 @@ from CSV/JSONL files, and :class:`PgVectorStore` (item vectors in PostgreSQL wit
 pgvector's HNSW index).
 """
 
+from typing import TYPE_CHECKING
+
 from backbeat.recommend._als import ALS
 from backbeat.recommend._baselines import ItemCooccurrence, MostPopular, Recommender
 from backbeat.recommend._catalogue import Catalogue, Track
@@ -49,6 +51,9 @@ from backbeat.recommend._spotify import (
 from backbeat.recommend._synthetic import SyntheticLog, synthetic_log
 from backbeat.recommend._tune import TuningResult, tune_als, tune_hybrid
 
+if TYPE_CHECKING:
+    from backbeat.recommend._serve import create_model_app
+
 __all__ = [
     "ALS",
     "TUNABLE",
@@ -72,6 +77,7 @@ __all__ = [
     "Weighting",
     "average_precision_at_k",
     "catalogue_coverage",
+    "create_model_app",
     "data_fingerprint",
     "evaluate",
     "evaluate_synthetic",
@@ -91,3 +97,12 @@ __all__ = [
     "tune_als",
     "tune_hybrid",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The model server needs the server extra (FastAPI): imported only when asked for.
+    if name == "create_model_app":
+        from backbeat.recommend._serve import create_model_app
+
+        return create_model_app
+    raise AttributeError(f"module 'backbeat.recommend' has no attribute {name!r}")

@@ -31,6 +31,15 @@ def _bad(path: Path, line: int, reason: str) -> ValidationError:
     )
 
 
+def _bad_file(path: Path, reason: str) -> ValidationError:
+    """A problem with the file as a whole (no line to point at)."""
+    return ValidationError(
+        "validation.events_file",
+        details={"path": str(path), "reason": reason},
+        message="{path}: {reason}.",
+    )
+
+
 def _timestamp(value: Any) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
@@ -80,11 +89,13 @@ def _parquet(p: Path) -> Iterator[Interaction]:
     try:
         import pyarrow.parquet as pq
     except ImportError as e:  # pragma: no cover - pyarrow ships with the ml extra
-        raise _bad(p, 0, "reading Parquet needs pyarrow (pip install 'backbeat[ml]')") from e
+        raise _bad_file(p, "reading Parquet needs pyarrow (pip install 'backbeat[ml]')") from e
+    if not p.is_file():
+        raise _bad_file(p, "no such file")
     try:
         parquet = pq.ParquetFile(p)
     except (OSError, ValueError) as e:
-        raise _bad(p, 0, f"not a Parquet file ({type(e).__name__})") from e
+        raise _bad_file(p, f"not a Parquet file ({e})") from e
     line = 0
     for batch in parquet.iter_batches(batch_size=65_536):
         for row in batch.to_pylist():
@@ -97,10 +108,15 @@ def iter_events(path: str | Path) -> Iterator[Interaction]:
     if p.suffix.lower() == ".parquet":
         yield from _parquet(p)
         return
+    suffix = p.suffix.lower()
+    if suffix not in (".jsonl", ".ndjson", ".csv"):
+        raise _bad_file(p, "use a .csv, .jsonl or .parquet file")
     try:
         handle = p.open(newline="", encoding="utf-8")
+    except FileNotFoundError as e:
+        raise _bad_file(p, "no such file") from e
     except OSError as e:
-        raise _bad(p, 0, f"cannot open ({type(e).__name__})") from e
+        raise _bad_file(p, f"cannot open it ({e.strerror or type(e).__name__})") from e
     with handle:
         if p.suffix.lower() in (".jsonl", ".ndjson"):
             for line, text in enumerate(handle, start=1):
@@ -108,13 +124,11 @@ def iter_events(path: str | Path) -> Iterator[Interaction]:
                     continue
                 try:
                     row = json.loads(text)
-                except json.JSONDecodeError:
-                    raise _bad(p, line, "not JSON") from None
+                except json.JSONDecodeError as e:
+                    raise _bad(p, line, f"not JSON ({e.msg}, column {e.colno})") from None
                 if not isinstance(row, dict):
                     raise _bad(p, line, "not a JSON object")
                 yield _row(p, line, row)
         elif p.suffix.lower() == ".csv":
             for line, row in enumerate(csv.DictReader(handle), start=2):
                 yield _row(p, line, row)
-        else:
-            raise _bad(p, 0, "use a .csv, .jsonl or .parquet file")

@@ -167,10 +167,19 @@ class Keyring:
         p = Path(path)
         try:
             text = p.read_text()
+        except FileNotFoundError as e:
+            raise ConfigurationError(
+                "config.key_file",
+                details={"path": str(p)},
+                message=(
+                    "Cannot read the key file {path}: it does not exist. Create one with "
+                    "`backbeat keys generate`, or point ENCRYPTION_KEY_FILE at yours."
+                ),
+            ) from e
         except OSError as e:
             raise ConfigurationError(
                 "config.key_file",
-                details={"path": str(p), "reason": type(e).__name__},
+                details={"path": str(p), "reason": e.strerror or type(e).__name__},
                 message="Cannot read the key file {path} ({reason}).",
             ) from e
         return cls.from_string(text, variable=f"key file {p}")

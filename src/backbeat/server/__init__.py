@@ -1,5 +1,10 @@
-"""The HTTP service (``backbeat serve``); needs the ``server`` extra."""
+"""The HTTP service (``backbeat serve``); needs the ``server`` extra.
+
+HTTP only: routers, pydantic contracts, middleware and dependencies over the
+catalogue service (:mod:`backbeat.catalogue`) and the toolkit.
+"""
 
 from backbeat.server._app import create_app
+from backbeat.server._auth import SCOPES, Principal, api_key_scheme, token_service
 
-__all__ = ["create_app"]
+__all__ = ["SCOPES", "Principal", "api_key_scheme", "create_app", "token_service"]

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,25 +22,24 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backbeat._version import __version__
-from backbeat.errors import BackbeatError, NotFound, ValidationError
+from backbeat.catalogue import AnalysisWorker, Catalogue, CatalogueModel, RedisQueue
+from backbeat.errors import BackbeatError, NotFound
 from backbeat.i18n import Translator
 from backbeat.server._auth import token_service
 from backbeat.server._context import RequestContextMiddleware
 from backbeat.server._credentials import router as credentials_router
+from backbeat.server._deps import ResultCache, Services
 from backbeat.server._events import router as events_router
 from backbeat.server._features import router as features_router
 from backbeat.server._health import router as health_router
 from backbeat.server._limits import LazyRateLimit
 from backbeat.server._metrics import Metrics, MetricsMiddleware
 from backbeat.server._metrics import router as metrics_router
-from backbeat.server._queue import RedisQueue
-from backbeat.server._recommendations import CatalogueModel
 from backbeat.server._recommendations import router as recommendations_router
-from backbeat.server._store import Store
 from backbeat.server._tracks import router as tracks_router
-from backbeat.server._worker import AnalysisWorker
 from backbeat.settings import Settings
 from backbeat.toolkit import Toolkit
+from backbeat.validation import invalid_input
 
 __all__ = ["create_app"]
 
@@ -55,24 +53,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with Toolkit(resolved) as toolkit:
             if resolved.database_backend == "sqlite":
                 await toolkit.migrate()  # the embedded default sets itself up
-            app.state.toolkit = toolkit
-            _wire(app, toolkit)
+            services = _services(toolkit)
+            app.state.services = services
             worker_task = None
             if resolved.embedded_worker:
-                worker = AnalysisWorker(
-                    app.state.store,
-                    resolved,
-                    app.state.jobs_waiting,
-                    app.state.invalidate,
-                    metrics=app.state.metrics,
+                services.worker = AnalysisWorker(
+                    services.catalogue.jobs,
+                    services.catalogue.tracks,
+                    services.catalogue.media,
+                    wake=services.jobs_waiting,
+                    on_result=services.results.invalidate,
+                    on_outcome=app.state.metrics.observe_analysis,
                 )
-                app.state.worker = worker
-                worker_task = asyncio.create_task(worker.run(), name="backbeat-analysis-worker")
+                worker_task = asyncio.create_task(
+                    services.worker.run(), name="backbeat-analysis-worker"
+                )
             try:
                 yield
             finally:
-                if app.state.queue is not None:
-                    await app.state.queue.aclose()
+                if services.queue is not None:
+                    await services.queue.aclose()
                 if worker_task is not None:
                     worker_task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -114,45 +114,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _wire(app: FastAPI, toolkit: Toolkit) -> None:
-    """Shared state the routers read: the store, the job signal, cache helpers."""
-    app.state.store = Store(toolkit.database_engine())
-    app.state.jobs_waiting = asyncio.Event()
+def _services(toolkit: Toolkit) -> Services:
+    """What the routes share: the catalogue on the toolkit's engine, caches, the queue."""
     settings = toolkit.settings
-    app.state.queue = (
-        RedisQueue(settings.redis_url, settings.queue_name) if settings.redis_url else None
+    catalogue = Catalogue.from_settings(settings, toolkit.database_engine())
+    return Services(
+        settings=settings,
+        toolkit=toolkit,
+        catalogue=catalogue,
+        results=ResultCache(toolkit.cache),
+        # Rebuilt when the database's catalogue fingerprint changes (any process's writes).
+        model=CatalogueModel(catalogue.tracks),
+        queue=RedisQueue(settings.redis_url, settings.queue_name) if settings.redis_url else None,
     )
-    cache = toolkit.cache
-
-    def key(kind: str, track_id: str) -> str:
-        return f"bb:v1:{kind}:{track_id}"
-
-    async def cache_get(kind: str, track_id: str) -> Any:
-        return await cache.get(key(kind, track_id))
-
-    async def cache_set(kind: str, track_id: str, value: Any) -> None:
-        await cache.set(key(kind, track_id), value)
-
-    # Rebuilt when the database's catalogue fingerprint changes (any process's writes).
-    app.state.catalogue_model = CatalogueModel(app.state.store)
-
-    async def invalidate(track_id: str) -> None:
-        await cache.delete_many([key("features", track_id), key("analysis", track_id)])
-
-    app.state.cache_get = cache_get
-    app.state.cache_set = cache_set
-    app.state.invalidate = invalidate
 
 
 async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
     # FastAPI's own 422 body is not Spotify's shape: report the first bad field as a 400.
     errors = exc.errors()
-    first = errors[0] if errors else {}
-    field = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
-    problem = str(first.get("msg", "invalid"))
-    return await _backbeat_error(
-        request, ValidationError("validation.invalid", details={"field": field, "problem": problem})
-    )
+    return await _backbeat_error(request, invalid_input(errors[0] if errors else {}))
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -20,7 +20,6 @@ from fastapi import Request
 
 from backbeat.errors import SecurityError
 from backbeat.security import ApiKeys, JwtKey, TokenService
-from backbeat.server._store import Store
 
 __all__ = [
     "SCOPES",
@@ -72,12 +71,12 @@ async def authenticate(request: Request) -> Principal:
         principal = _from_jwt(tokens, presented)
         request.state.principal = principal
         return principal
-    store: Store = request.app.state.store
+    catalogue = request.app.state.services.catalogue
     try:
         key_id = api_key_scheme.key_id(presented)
     except SecurityError:
         raise Unauthenticated() from None
-    record = await store.api_key(key_id)
+    record = await catalogue.api_keys.get(key_id)
     if record is None or record.revoked_at is not None:
         raise Unauthenticated()
     if not api_key_scheme.verify(presented, record.hash):

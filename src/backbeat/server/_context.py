@@ -14,10 +14,9 @@ import uuid
 from typing import Any
 
 from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backbeat.audit import AuditEvent, audit_context, current_context
-from backbeat.audit._event import canonical_details
-from backbeat.ratelimit._asgi import ASGIApp, Message, Receive, Scope, Send
+from backbeat.audit import AuditEvent, audit_context, canonical_details, current_context
 
 __all__ = ["RequestContextMiddleware", "record_write"]
 
@@ -68,4 +67,4 @@ async def record_write(
         client_ip=context.client_ip,
         details=canonical_details(details or {}),
     )
-    await request.app.state.toolkit.audit.record(event)
+    await request.app.state.services.toolkit.audit.record(event)

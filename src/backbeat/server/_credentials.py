@@ -15,14 +15,12 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from backbeat.errors import NotFound
 from backbeat.server._context import record_write
-from backbeat.server._tracks import Reader, Writer
-from backbeat.storage import credentials
+from backbeat.server._deps import Reader, Services, ServicesDep, Writer
 
 __all__ = ["router"]
 
@@ -41,12 +39,11 @@ def _bound(owner: str, provider: str) -> bytes:
     return f"credentials|{owner}|{provider}".encode()
 
 
-def _keyring(request: Request) -> Any:
+def _keyring(services: Services) -> Any:
     """The keyring credentials are sealed with, loaded once per app (not per request)."""
-    state = request.app.state
-    if getattr(state, "credentials_keyring", None) is None:
-        state.credentials_keyring = state.toolkit.audit_keyring()
-    return state.credentials_keyring
+    if services.keyring is None:
+        services.keyring = services.toolkit.audit_keyring()
+    return services.keyring
 
 
 def _owner(request: Request) -> str:
@@ -55,71 +52,41 @@ def _owner(request: Request) -> str:
 
 @router.put("/credentials/{provider}", status_code=204, summary="Store (replace) a credential")
 async def put_credential(
-    request: Request, provider: Provider, body: CredentialIn, _: Writer
+    request: Request, provider: Provider, body: CredentialIn, services: ServicesDep, _: Writer
 ) -> Response:
     owner = _owner(request)
-    keyring = _keyring(request)
+    keyring = _keyring(services)
     secret = json.dumps(body.model_dump(mode="json"))
     ciphertext = keyring.encrypt_text(secret, associated_data=_bound(owner, provider))
-    now = dt.datetime.now(dt.UTC)
-    engine = request.app.state.store.engine
-    key = (credentials.c.owner == owner) & (credentials.c.provider == provider)
-    async with engine.begin() as conn:
-        await conn.execute(credentials.delete().where(key))
-        await conn.execute(
-            credentials.insert().values(
-                owner=owner,
-                provider=provider,
-                ciphertext=ciphertext,
-                expires_at=body.expires_at,
-                updated_at=now,
-            )
-        )
+    await services.catalogue.credentials.put(owner, provider, ciphertext, body.expires_at)
     await record_write(request, "credential.put", f"credential:{provider}", {"scopes": body.scopes})
     return Response(status_code=204)
 
 
 @router.get("/credentials/{provider}", summary="Whether a credential is stored (never the secret)")
-async def get_credential(request: Request, provider: Provider, _: Reader) -> dict[str, Any]:
+async def get_credential(
+    request: Request, provider: Provider, services: ServicesDep, _: Reader
+) -> dict[str, Any]:
     owner = _owner(request)
-    engine = request.app.state.store.engine
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                sa.select(credentials).where(
-                    (credentials.c.owner == owner) & (credentials.c.provider == provider)
-                )
-            )
-        ).first()
+    row = await services.catalogue.credentials.get(owner, provider)
     if row is None:
         raise NotFound(details={"provider": provider})
-    keyring = _keyring(request)
+    keyring = _keyring(services)
     stored = json.loads(keyring.decrypt(row.ciphertext, associated_data=_bound(owner, provider)))
-    expires = (
-        row.expires_at.replace(tzinfo=dt.UTC)
-        if row.expires_at and not row.expires_at.tzinfo
-        else row.expires_at
-    )
     return {
         "provider": provider,
         "scopes": stored.get("scopes", []),
         "has_refresh_token": bool(stored.get("refresh_token")),
-        "expires_at": expires.isoformat() if expires else None,
-        "updated_at": str(row.updated_at),
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+        "updated_at": row.updated_at.isoformat(),
     }
 
 
 @router.delete("/credentials/{provider}", status_code=204, summary="Forget a credential")
-async def delete_credential(request: Request, provider: Provider, _: Writer) -> Response:
-    owner = _owner(request)
-    engine = request.app.state.store.engine
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            credentials.delete().where(
-                (credentials.c.owner == owner) & (credentials.c.provider == provider)
-            )
-        )
-    if not result.rowcount:
+async def delete_credential(
+    request: Request, provider: Provider, services: ServicesDep, _: Writer
+) -> Response:
+    if not await services.catalogue.credentials.delete(_owner(request), provider):
         raise NotFound(details={"provider": provider})
     await record_write(request, "credential.delete", f"credential:{provider}")
     return Response(status_code=204)

@@ -13,8 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
 from backbeat.server._context import record_write
-from backbeat.server._store import Store
-from backbeat.server._tracks import Writer
+from backbeat.server._deps import CatalogueDep, Writer
 from backbeat.validation import parse_spotify_ref
 
 __all__ = ["EventIn", "router"]
@@ -64,8 +63,9 @@ class EventBatch(BaseModel):
     summary=f"Record up to {MAX_BATCH} listening events",
     responses={202: {"description": "Stored; they feed the next training run"}},
 )
-async def post_events(request: Request, batch: EventBatch, _: Writer) -> JSONResponse:
-    store: Store = request.app.state.store
+async def post_events(
+    request: Request, batch: EventBatch, catalogue: CatalogueDep, _: Writer
+) -> JSONResponse:
     rows: list[dict[str, Any]] = [
         {
             "user_id": e.user,
@@ -78,7 +78,7 @@ async def post_events(request: Request, batch: EventBatch, _: Writer) -> JSONRes
         }
         for e in batch.events
     ]
-    accepted = await store.add_events(rows)
+    accepted = await catalogue.events.add(rows)
     users = len({row["user_id"] for row in rows})
     await record_write(request, "events.ingest", "events", {"count": accepted, "users": users})
     return JSONResponse({"accepted": accepted}, status_code=202)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from backbeat.audio._models import spotify_audio_features
+from backbeat.audio import spotify_audio_features
 from backbeat.errors import NotFound, ValidationError
-from backbeat.server._store import Store
-from backbeat.server._tracks import Reader, resolve_track_id
+from backbeat.server._deps import Reader, Services, ServicesDep
 
 __all__ = ["router"]
 
@@ -79,23 +78,23 @@ def _pending(track_id: str, status: str) -> JSONResponse:
     )
 
 
-async def _one(request: Request, raw_id: str, column: str) -> JSONResponse:
-    store: Store = request.app.state.store
-    track_id = await resolve_track_id(store, raw_id)
-    cached = await request.app.state.cache_get(column, track_id)
+async def _one(services: Services, raw_id: str, column: str) -> JSONResponse:
+    catalogue = services.catalogue
+    track_id = await catalogue.resolve_track_id(raw_id)
+    cached = await services.results.get(column, track_id)
     if cached is not None:
         return JSONResponse(cached)
-    track = await store.track(track_id)
+    track = await catalogue.tracks.get(track_id)
     if track is None or track.audio_sha256 is None:
         raise NotFound(details={"id": raw_id})
-    results = await store.results([track_id], column)
+    results = await catalogue.tracks.results([track_id], column)
     if track_id in results:
         body = results[track_id]
         if column == "features":
             body = spotify_features(track_id, body)
-        await request.app.state.cache_set(column, track_id, body)
+        await services.results.set(column, track_id, body)
         return JSONResponse(body)
-    job = (await store.jobs([track_id])).get(track_id)
+    job = (await catalogue.jobs.for_tracks([track_id])).get(track_id)
     if job is not None and job.status == "failed":
         raise AnalysisFailed(details={"cause": job.error_code or "unknown"})
     return _pending(track_id, job.status if job else "queued")
@@ -106,8 +105,8 @@ async def _one(request: Request, raw_id: str, column: str) -> JSONResponse:
     summary="Audio features of one track (Spotify's shape)",
     responses=_doc(_FEATURES_EXAMPLE),
 )
-async def audio_features(request: Request, track_id: str, _: Reader) -> JSONResponse:
-    return await _one(request, track_id, "features")
+async def audio_features(track_id: str, services: ServicesDep, _: Reader) -> JSONResponse:
+    return await _one(services, track_id, "features")
 
 
 @router.get(
@@ -125,8 +124,8 @@ async def audio_features(request: Request, track_id: str, _: Reader) -> JSONResp
         }
     ),
 )
-async def audio_analysis(request: Request, track_id: str, _: Reader) -> JSONResponse:
-    return await _one(request, track_id, "analysis")
+async def audio_analysis(track_id: str, services: ServicesDep, _: Reader) -> JSONResponse:
+    return await _one(services, track_id, "analysis")
 
 
 @router.get(
@@ -142,7 +141,7 @@ async def audio_analysis(request: Request, track_id: str, _: Reader) -> JSONResp
     },
 )
 async def several_audio_features(
-    request: Request,
+    services: ServicesDep,
     _: Reader,
     ids: Annotated[str, Query(description="Comma-separated track IDs (at most 100)")],
 ) -> JSONResponse:
@@ -153,10 +152,10 @@ async def several_audio_features(
             details={"count": len(raw), "limit": MAX_IDS},
             message="Give between 1 and {limit} IDs; {count} were given.",
         )
-    store: Store = request.app.state.store
-    track_ids = [await resolve_track_id(store, part.strip()) for part in raw]
-    results = await store.results(track_ids, "features")
-    jobs = await store.jobs(track_ids)
+    catalogue = services.catalogue
+    track_ids = [await catalogue.resolve_track_id(part.strip()) for part in raw]
+    results = await catalogue.tracks.results(track_ids, "features")
+    jobs = await catalogue.jobs.for_tracks(track_ids)
     pending = any(
         t not in results and t in jobs and jobs[t].status in ("queued", "running")
         for t in track_ids

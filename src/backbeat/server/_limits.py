@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from backbeat.ratelimit import Policy, RateLimitMiddleware
-from backbeat.ratelimit._asgi import ASGIApp, Receive, Scope, Send, client_ip
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from backbeat.ratelimit import Policy, RateLimitMiddleware, client_ip
 
 __all__ = ["LazyRateLimit", "api_key_id"]
 
@@ -43,8 +44,8 @@ class LazyRateLimit:
         self._limited: RateLimitMiddleware | None = None
 
     def _build(self, scope: Scope) -> RateLimitMiddleware:
-        state: Any = scope["app"].state
-        toolkit, settings = state.toolkit, state.settings
+        services: Any = scope["app"].state.services
+        toolkit, settings = services.toolkit, services.settings
         fail_open = settings.rate_limit_fail_open
         reads = toolkit.rate_limiter(settings.rate_limit_read, fail_open=fail_open)
         writes = toolkit.rate_limiter(settings.rate_limit_write, fail_open=fail_open)

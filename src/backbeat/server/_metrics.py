@@ -23,8 +23,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backbeat.ratelimit._asgi import ASGIApp, Message, Receive, Scope, Send
+from backbeat.server._deps import ServicesDep
 
 __all__ = ["Metrics", "MetricsMiddleware", "router"]
 
@@ -32,6 +33,12 @@ router = APIRouter(tags=["operations"])
 
 
 class Metrics:
+    def observe_analysis(self, outcome: str, seconds: float) -> None:
+        """The worker's ``on_outcome`` hook."""
+        self.analysis_outcomes.labels(outcome).inc()
+        if outcome == "done":
+            self.analysis.observe(seconds)
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
@@ -61,6 +68,11 @@ class Metrics:
         self.queue_depth = Gauge(
             "backbeat_analysis_queue_depth",
             "Analysis jobs queued or running.",
+            registry=self.registry,
+        )
+        self.oldest_job_age = Gauge(
+            "backbeat_analysis_oldest_queued_seconds",
+            "Age of the oldest queued analysis job (0 when none).",
             registry=self.registry,
         )
         self.cache_hit_ratio = Gauge(
@@ -103,10 +115,12 @@ def _l1_stats(cache: Any) -> Any:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics_endpoint(request: Request) -> Response:
+async def metrics_endpoint(request: Request, services: ServicesDep) -> Response:
     metrics: Metrics = request.app.state.metrics
-    metrics.queue_depth.set(await request.app.state.store.queue_depth())
-    stats = _l1_stats(request.app.state.toolkit.cache)
+    queue = await services.catalogue.jobs.stats()
+    metrics.queue_depth.set(queue.depth)
+    metrics.oldest_job_age.set(queue.oldest_age_s() or 0.0)
+    stats = _l1_stats(services.toolkit.cache)
     if stats is not None and stats.hits + stats.misses:
         metrics.cache_hit_ratio.set(stats.hits / (stats.hits + stats.misses))
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -117,7 +131,7 @@ async def metrics_endpoint(request: Request) -> Response:
     summary="Readiness: every configured backend answers",
     responses={503: {"description": "A backend is down"}},
 )
-async def ready(request: Request) -> JSONResponse:
-    report = await request.app.state.toolkit.health()
+async def ready(services: ServicesDep) -> JSONResponse:
+    report = await services.toolkit.health()
     ok = report.status == "ok"
     return JSONResponse({"ready": ok, **report.to_dict()}, status_code=200 if ok else 503)

@@ -9,6 +9,7 @@ owns the data (``backbeat.audit`` for audit events) and use the tables here.
 from backbeat.storage._engine import create_engine, current_revision, to_async_url, upgrade
 from backbeat.storage._schema import (
     analysis_jobs,
+    analysis_workers,
     api_keys,
     audit_chain_heads,
     audit_checkpoints,
@@ -22,6 +23,7 @@ from backbeat.storage._schema import (
 
 __all__ = [
     "analysis_jobs",
+    "analysis_workers",
     "api_keys",
     "audit_chain_heads",
     "audit_checkpoints",

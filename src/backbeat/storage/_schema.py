@@ -152,3 +152,17 @@ credentials = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+#: Analysis workers' heartbeats: one row per running worker process, refreshed while it
+#: runs, so ``/health`` can say which workers are alive and what they have done.
+analysis_workers = sa.Table(
+    "analysis_workers",
+    metadata,
+    sa.Column("worker_id", sa.String(100), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),  # embedded | database | redis
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("processed", sa.Integer, nullable=False),
+)

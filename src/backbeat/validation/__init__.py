@@ -39,6 +39,12 @@ from backbeat.validation._playlist import (
     add_batches,
     validate_playlist,
 )
+from backbeat.validation._problems import (
+    field_name,
+    invalid_input,
+    number_expected,
+    parse_json_model,
+)
 from backbeat.validation._spotify import SpotifyRef, SpotifyType, is_spotify_id, parse_spotify_ref
 from backbeat.validation._types import (
     ISNI,
@@ -81,11 +87,15 @@ __all__ = [
     "SpotifyValidator",
     "ValidationReport",
     "add_batches",
+    "field_name",
     "gs1_check_digit",
+    "invalid_input",
     "is_country_code",
     "is_spotify_id",
     "isni_check_char",
     "iswc_check_digit",
+    "number_expected",
+    "parse_json_model",
     "parse_spotify_ref",
     "validate_audio_features",
     "validate_country",

@@ -17,7 +17,7 @@ import asyncio
 import json
 from typing import Any
 
-from backbeat.server._store import Store
+from backbeat.catalogue._worker import AnalysisWorker
 
 __all__ = ["QUEUE_NAME", "RedisQueue", "analyze_track", "run_redis_worker"]
 
@@ -66,9 +66,9 @@ async def analyze_track(ctx: dict[str, Any], track_id: str, audio_sha256: str) -
     """The arq job: claim this track's queued row, analyse, store; retry when transient."""
     from arq.worker import Retry
 
-    worker = ctx["worker"]
-    store: Store = worker.store
-    job = await store.claim_track(track_id, audio_sha256)
+    worker: AnalysisWorker = ctx["worker"]
+    await worker.heartbeat()
+    job = await worker.jobs.claim_track(track_id, audio_sha256)
     if job is None:
         return "skipped"  # done already, superseded by newer audio, or running elsewhere
     outcome: str = await worker.process(job)
@@ -78,10 +78,10 @@ async def analyze_track(ctx: dict[str, Any], track_id: str, audio_sha256: str) -
 
 
 async def run_redis_worker(
-    worker: Any, redis_url: str, *, burst: bool, queue_name: str = QUEUE_NAME
+    worker: AnalysisWorker, redis_url: str, *, burst: bool, queue_name: str = QUEUE_NAME
 ) -> int:
-    """Run an arq worker whose jobs use ``worker`` (an :class:`AnalysisWorker`); with
-    ``burst`` it returns once the queue is empty. Returns the jobs it completed."""
+    """Run an arq worker whose jobs use ``worker``; with ``burst`` it returns once the
+    queue is empty. Returns the jobs it completed."""
     from arq.connections import RedisSettings
     from arq.worker import Worker, func
 
@@ -97,9 +97,17 @@ async def run_redis_worker(
         keep_result=60,
         poll_delay=0.2,
     )
+
+    async def beat() -> None:  # idle arq workers run no job code: keep the heartbeat alive
+        while True:
+            await asyncio.sleep(worker.heartbeat_s)
+            await worker.heartbeat(force=True)
+
+    beating = asyncio.create_task(beat(), name="backbeat-worker-heartbeat")
     try:
         await arq_worker.async_run()
     finally:
+        beating.cancel()
         # arq's own close() calls redis-py's deprecated close(); do its work here.
         await asyncio.gather(*arq_worker.tasks.values())
         if arq_worker._pool is not None:

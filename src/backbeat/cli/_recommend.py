@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from backbeat._cli_service import with_store
+from backbeat.cli._common import run_with_catalogue
 from backbeat.errors import BackbeatError
 
 __all__ = ["recommend_app"]
@@ -30,8 +30,14 @@ def recommend_evaluate(
     k: Annotated[int, typer.Option(help="Cut-off for the ranking metrics.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Score the recommenders on a per-user time-based split (a file or --synthetic)."""
+    """Score the recommenders on a per-user time-based split (a file or --synthetic).
+
+    On a terminal, progress goes to stderr, one line per step; the table (or --json)
+    goes to stdout.
+    """
     import json
+    import sys
+    import time
 
     from backbeat.recommend import (
         ALS,
@@ -46,13 +52,26 @@ def recommend_evaluate(
         raise BackbeatError(
             "cli.recommend_source", message="Give an events file or --synthetic (one of them)."
         )
+    started = time.perf_counter()
+    interactive = sys.stderr.isatty()  # like analyze and import: progress for people only
+
+    def progress(step: str, done: int, total: int) -> None:
+        if interactive:
+            elapsed = time.perf_counter() - started
+            typer.echo(f"[{done + 1}/{total}] {step} ({elapsed:.0f} s)", err=True)
+
     if events is not None:
         # Without a catalogue file, content-based models have nothing to read.
         results = evaluate(
-            [MostPopular(), ItemCooccurrence(), ALS(seed=seed)], load_events(events), k=k
+            [MostPopular(), ItemCooccurrence(), ALS(seed=seed)],
+            load_events(events),
+            k=k,
+            progress=progress,
         )
     else:
-        results = evaluate_synthetic(seed=seed, n_users=users, n_items=items, k=k)
+        results = evaluate_synthetic(
+            seed=seed, n_users=users, n_items=items, k=k, progress=progress
+        )
     if as_json:
         typer.echo(json.dumps(results, indent=2, sort_keys=True))
         return
@@ -88,7 +107,12 @@ def recommend_train(
         )
     data = InteractionMatrix.build(load_events(events) if events else _database_events())
     if not data.items:
-        raise BackbeatError("cli.no_events", message="The events file holds no events.")
+        where = str(events) if events else "the database (POST /v1/events)"
+        raise BackbeatError(
+            "cli.no_events",
+            details={"source": where},
+            message="{source} holds no listening events to train on.",
+        )
     model = ALS(factors=factors, iterations=iterations).fit(data)
     store = ModelRegistry(root)
     version = store.register(name, model)
@@ -103,8 +127,8 @@ def recommend_train(
 def _database_events() -> list[Any]:
     from backbeat.recommend import EventKind, Interaction
 
-    async def work(store: Any) -> list[dict[str, Any]]:
-        return list(await store.events())
+    async def work(catalogue: Any) -> list[dict[str, Any]]:
+        return list(await catalogue.events.all())
 
     return [
         Interaction(
@@ -114,7 +138,7 @@ def _database_events() -> list[Any]:
             kind=EventKind(row["kind"]),
             ms_played=row["ms_played"],
         )
-        for row in with_store(work)
+        for row in run_with_catalogue(work)
     ]
 
 
@@ -131,7 +155,7 @@ def recommend_serve_model(
     """Serve a registered model over HTTP (recommendations, similar items); picks up promotions."""
     import uvicorn
 
-    from backbeat.recommend._serve import create_model_app
+    from backbeat.recommend import create_model_app
     from backbeat.settings import Settings
 
     root = registry or Settings.from_env().data_dir / "models"

@@ -1,4 +1,4 @@
-"""``backbeat analyze``: audio features for files and folders (see ``backbeat.audio``)."""
+"""``backbeat analyze``: audio features for files and folders (see :mod:`backbeat.audio`)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def analyze(
     from rich.console import Console
     from rich.progress import Progress
 
-    from backbeat.audio._batch import find_audio, format_rows, run
+    from backbeat.audio import analyze_files, find_audio, format_rows
 
     fmt = fmt.lower()
     if fmt not in ("table", "jsonl", "csv"):
@@ -45,7 +45,7 @@ def analyze(
     rows = []
     with Progress(console=errors, transient=True, disable=not errors.is_terminal) as progress:
         task = progress.add_task("analysing", total=len(files))
-        for row in run(files, jobs):
+        for row in analyze_files(files, jobs):
             rows.append(row)
             progress.advance(task)
             if fmt == "jsonl":
@@ -70,8 +70,8 @@ def _print_table(rows: list[dict[str, object]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from backbeat.audio._batch import key_name
-    from backbeat.audio._descriptors import DESCRIPTORS
+    from backbeat.audio import key_name
+    from backbeat.spotify import DESCRIPTORS
 
     table = Table(
         "file",
@@ -107,8 +107,7 @@ def _print_table(rows: list[dict[str, object]]) -> None:
 
 
 def _plot_one(files: list[str], out: Path) -> None:
-    from backbeat.audio import analyze_all
-    from backbeat.audio._plot import plot_analysis
+    from backbeat.audio import analyze_all, plot_analysis
 
     if len(files) != 1:
         raise BackbeatError(

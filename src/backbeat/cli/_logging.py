@@ -43,7 +43,7 @@ def logging_config(level: str, fmt: str = "text") -> dict[str, Any]:
     (uvicorn's loggers included), ``text`` or ``json`` lines. uvicorn applies it in each
     of its worker processes."""
     formatter: dict[str, Any] = (
-        {"()": "backbeat._logging.JsonFormatter"}
+        {"()": "backbeat.cli._logging.JsonFormatter"}
         if fmt == "json"
         else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
     )

@@ -1,0 +1,60 @@
+"""The catalogue service: tracks, their audio and analyses, jobs, keys, events, credentials.
+
+What ``backbeat serve``, ``backbeat worker`` and ``backbeat import`` share, with no
+HTTP in it: :class:`Catalogue` (repositories by aggregate on one engine, and the
+:class:`MediaStore`), the :class:`AnalysisWorker` and its :class:`RedisQueue`, and the
+:class:`CatalogueModel` behind ``/v1/recommendations``. Needs the ``server`` extra
+(SQLAlchemy) and, to analyse, ``audio``.
+"""
+
+from backbeat.catalogue._accounts import (
+    ApiKeyRepository,
+    CredentialRepository,
+    EventRepository,
+    StoredCredential,
+)
+from backbeat.catalogue._jobs import LEASE, MAX_ATTEMPTS, JobRepository
+from backbeat.catalogue._media import (
+    MediaPathRefused,
+    MediaStore,
+    StoredMedia,
+    UploadTooLarge,
+)
+from backbeat.catalogue._metadata import ArtistMetadata, TrackMetadata
+from backbeat.catalogue._model import CatalogueModel, FittedCatalogue
+from backbeat.catalogue._queue import QUEUE_NAME, RedisQueue, run_redis_worker
+from backbeat.catalogue._records import ApiKeyRecord, Job, QueueStats, TrackRecord, WorkerBeat
+from backbeat.catalogue._service import Catalogue
+from backbeat.catalogue._tracks import TrackRepository
+from backbeat.catalogue._worker import HEARTBEAT_S, AnalysisWorker, alive_window
+
+__all__ = [
+    "HEARTBEAT_S",
+    "LEASE",
+    "MAX_ATTEMPTS",
+    "QUEUE_NAME",
+    "AnalysisWorker",
+    "ApiKeyRecord",
+    "ApiKeyRepository",
+    "ArtistMetadata",
+    "Catalogue",
+    "CatalogueModel",
+    "CredentialRepository",
+    "EventRepository",
+    "FittedCatalogue",
+    "Job",
+    "JobRepository",
+    "MediaPathRefused",
+    "MediaStore",
+    "QueueStats",
+    "RedisQueue",
+    "StoredCredential",
+    "StoredMedia",
+    "TrackMetadata",
+    "TrackRecord",
+    "TrackRepository",
+    "UploadTooLarge",
+    "WorkerBeat",
+    "alive_window",
+    "run_redis_worker",
+]

@@ -1,0 +1,108 @@
+"""FastAPI dependencies: what a route may ask for, in place of reads of ``app.state``.
+
+The app keeps one :class:`Services` (built at start-up, in the lifespan) and its
+:class:`~backbeat.settings.Settings`; routes declare what they use::
+
+    async def route(catalogue: CatalogueDep, _: Reader) -> ...
+
+``Reader``/``Writer``/``Admin`` authenticate the caller and require a scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from backbeat.catalogue import AnalysisWorker, Catalogue, CatalogueModel, RedisQueue
+from backbeat.server._auth import Principal, require
+from backbeat.settings import Settings
+from backbeat.toolkit import Toolkit
+
+log = logging.getLogger("backbeat.server")
+
+__all__ = [
+    "Admin",
+    "CatalogueDep",
+    "Reader",
+    "ResultCache",
+    "Services",
+    "ServicesDep",
+    "SettingsDep",
+    "Writer",
+    "get_services",
+]
+
+
+class ResultCache:
+    """Analysis results (features, analysis) by track in the toolkit's cache."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+
+    @staticmethod
+    def key(kind: str, track_id: str) -> str:
+        return f"bb:v1:{kind}:{track_id}"
+
+    async def get(self, kind: str, track_id: str) -> Any:
+        return await self.cache.get(self.key(kind, track_id))
+
+    async def set(self, kind: str, track_id: str, value: Any) -> None:
+        await self.cache.set(self.key(kind, track_id), value)
+
+    async def invalidate(self, track_id: str) -> None:
+        await self.cache.delete_many(
+            [self.key("features", track_id), self.key("analysis", track_id)]
+        )
+
+
+@dataclass
+class Services:
+    """Everything the routes share, built once per app at start-up."""
+
+    settings: Settings
+    toolkit: Toolkit
+    catalogue: Catalogue
+    results: ResultCache
+    model: CatalogueModel
+    queue: RedisQueue | None = None
+    jobs_waiting: asyncio.Event = field(default_factory=asyncio.Event)
+    worker: AnalysisWorker | None = None
+    keyring: Any = None  # the credentials keyring, loaded on first use
+
+    async def enqueued(self, track_id: str, audio_sha256: str) -> None:
+        """A job was queued: wake the embedded worker, hand it to Redis when configured."""
+        from redis.exceptions import RedisError
+
+        self.jobs_waiting.set()
+        if self.queue is None:
+            return
+        try:
+            await self.queue.enqueue(track_id, audio_sha256)
+        except (OSError, ConnectionError, RedisError) as exc:  # polling workers still see it
+            log.warning("could not enqueue analysis of %s (%s)", track_id, type(exc).__name__)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_catalogue(request: Request) -> Catalogue:
+    return get_services(request).catalogue
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+Reader = Annotated[Principal, Depends(require("read"))]
+Writer = Annotated[Principal, Depends(require("write"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
