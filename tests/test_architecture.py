@@ -34,10 +34,20 @@ ALLOWED: dict[str, set[str]] = {
     "audio": _LOW | {"spotify"},
     "recommend": _LOW | {"validation", "storage", "spotify"},
     "toolkit": _LOW
-    | {"settings", "_health", "core", "cache", "security", "ratelimit", "audit", "storage"},
+    | {
+        "settings",
+        "_health",
+        "core",
+        "cache",
+        "security",
+        "ratelimit",
+        "audit",
+        "storage",
+        "audio",
+        "recommend",
+    },
     "catalogue": _LOW
     | {"settings", "storage", "security", "validation", "audio", "recommend", "spotify"},
-    "seed": _LOW | {"toolkit", "settings", "audio", "recommend", "catalogue", "spotify"},
 }
 EVERYTHING = {"server", "cli", "__init__"}  # the assemblers
 #: The one private import the rules allow: settings reads the shipped-locale list

@@ -36,7 +36,7 @@ def test_a_failed_revoke_is_audited_as_a_failure(data_dir: Path) -> None:
     assert result.exception is not None
     assert getattr(result.exception, "code", None) == "cli.apikey_unknown"
     created = CliRunner().invoke(app, ["apikey", "create", "--name", "x"])
-    key_id = created.stderr.split()[2]
+    key_id = created.stdout.strip().splitlines()[-1].split("_")[1]  # bb_<id>_<secret>
     assert CliRunner().invoke(app, ["apikey", "revoke", key_id]).exit_code == 0
     outcomes = [
         (e["action"], e["resource"], e["outcome"], e["error_code"]) for e in _audit_events()
@@ -64,7 +64,7 @@ def test_import_names_the_reason_and_the_file_of_each_skipped_line(
     result = CliRunner().invoke(app, ["import", str(manifest)])
     assert result.exit_code == 0, result.output
     assert "imported 1 of 4 track(s); 1 analysis job(s) queued" in result.stdout
-    errors = result.stderr.splitlines()
+    errors = [line for line in result.stderr.splitlines() if line.startswith("line ")]
     missing = (tmp_path / "missing.wav").resolve()
     assert errors[0] == f"line 2: skipped: audio file {missing} not found [FileNotFoundError]"
     assert errors[1].startswith("line 3: skipped: not valid JSON: Expecting value (column ")

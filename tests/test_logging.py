@@ -26,3 +26,21 @@ def test_config_routes_uvicorn_through_one_handler() -> None:
     assert config["formatters"]["default"] == {"()": "backbeat.cli._logging.JsonFormatter"}
     assert config["loggers"]["uvicorn.access"]["propagate"] is True
     assert "format" in logging_config("INFO", "text")["formatters"]["default"]
+
+
+def test_the_handler_follows_a_swapped_stderr(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import logging.config
+
+    first, second = io.StringIO(), io.StringIO()
+    saved = logging.root.handlers[:], logging.root.level
+    monkeypatch.setattr("sys.stderr", first)
+    logging.config.dictConfig(logging_config("INFO", "text"))
+    try:
+        first.close()  # a test runner or host closed the stream the handler was built with
+        monkeypatch.setattr("sys.stderr", second)
+        logging.getLogger("backbeat.test").info("still heard")
+    finally:
+        logging.root.handlers[:], level = saved
+        logging.root.setLevel(level)
+    assert "still heard" in second.getvalue()

@@ -117,3 +117,54 @@ async def test_an_unmigrated_database_refuses_the_first_audited_write_clearly(
             await fetch()
     assert raised.value.code == "audit.not_migrated"
     assert "backbeat db upgrade" in raised.value.message
+
+
+async def test_the_seed_suite_is_the_toolkit_with_its_keys(tmp_path: Path) -> None:
+    from backbeat import create_enterprise_utils_suite
+    from backbeat.audio import AudioProcessor
+    from backbeat.recommend import (
+        ALS,
+        InteractionMatrix,
+        ModelManager,
+        RecommendationEngine,
+        synthetic_log,
+    )
+    from tests.catalogue.test_media import _wav
+
+    suite = create_enterprise_utils_suite(
+        {"data_dir": tmp_path, "ml_enabled": True, "streaming_optimized": True}
+    )
+    assert isinstance(suite, Toolkit)
+    async with suite:
+        assert isinstance(suite["audio_processor"], AudioProcessor)
+        assert isinstance(suite["model_manager"], ModelManager)
+        assert isinstance(suite["recommendation_engine"], RecommendationEngine)
+        assert suite["cache_manager"] is suite.cache
+        (tmp_path / "a.wav").write_bytes(_wav())
+        features = await suite["audio_processor"].extract_features(tmp_path / "a.wav")
+        assert 0 <= features["danceability"] <= 1
+        # What `backbeat recommend train` writes is what the engine serves.
+        log = synthetic_log(n_users=80, n_items=120, seed=1)
+        registry = suite.model_registry()
+        first = registry.register(
+            "recommendation", ALS(factors=8, iterations=3).fit(InteractionMatrix.build(log.events))
+        )
+        model = await suite["model_manager"].get_model("recommendation")
+        assert model.item_list
+        user = log.events[0].user
+        assert len(await suite["recommendation_engine"].recommend(user, 5)) == 5
+        registry.promote("recommendation", first.version)
+        version, _ = await suite["recommendation_engine"].model()
+        assert version.version == first.version
+
+
+def test_the_suite_refuses_unknown_keys_and_options(tmp_path: Path) -> None:
+    from backbeat import create_enterprise_utils_suite
+
+    with pytest.raises(ConfigurationError) as raised:
+        create_enterprise_utils_suite({"data_dir": tmp_path, "turbo": True})
+    assert "turbo" in raised.value.message
+    suite = create_enterprise_utils_suite({"data_dir": tmp_path})
+    with pytest.raises(ConfigurationError) as missing:
+        suite["performance_monitor"]
+    assert "audio_processor" in missing.value.message

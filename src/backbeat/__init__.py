@@ -17,7 +17,7 @@ from backbeat.core import (
 )
 from backbeat.errors import BackbeatError
 from backbeat.settings import Settings
-from backbeat.toolkit import Toolkit
+from backbeat.toolkit import Toolkit, create_enterprise_utils_suite
 
 __all__ = [
     "BackbeatError",
@@ -27,6 +27,7 @@ __all__ = [
     "Toolkit",
     "__version__",
     "batch_transform",
+    "create_enterprise_utils_suite",
     "deep_merge",
     "gather_bounded",
     "map_bounded",

@@ -29,12 +29,28 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from backbeat.audio import AudioProcessor
     from backbeat.audit import AuditTrail
     from backbeat.cache import MemoryCache, TieredCache
     from backbeat.ratelimit import Limit, RateLimiter
+    from backbeat.recommend import ModelManager, ModelRegistry, RecommendationEngine
     from backbeat.security import Keyring
 
-__all__ = ["Toolkit"]
+__all__ = ["SEED_KEYS", "Toolkit", "create_enterprise_utils_suite"]
+
+#: The seed README's suite keys -> the Toolkit attribute that serves each. Later
+#: concerns (performance_monitor, compliance_monitor, stream_processor, qos_manager,
+#: business_analytics) join as they land.
+SEED_KEYS: dict[str, str] = {
+    "audio_processor": "audio_processor",
+    "model_manager": "model_manager",
+    "recommendation_engine": "recommendation_engine",
+    "cache_manager": "cache",
+    "audit_logger": "audit",
+}
+#: The seed's feature switches: accepted and without effect, since every service is
+#: built on first use (nothing to switch on) and configured by Settings.
+SEED_FLAGS = frozenset({"ml_enabled", "streaming_optimized", "compliance_gdpr"})
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +73,8 @@ class Toolkit:
         self._cache: MemoryCache | TieredCache | None = None
         self._keyring: Keyring | None = None
         self._audit: AuditTrail | None = None
+        self._models: ModelManager | None = None
+        self._engine_rec: RecommendationEngine | None = None
         self._closed = False
 
     @classmethod
@@ -208,6 +226,54 @@ class Toolkit:
 
         await upgrade(self.database_engine())
 
+    # -- seed keys and the services behind them -------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        """The seed's ``utils_suite['audio_processor']`` spelling: see :data:`SEED_KEYS`."""
+        attribute = SEED_KEYS.get(key)
+        if attribute is None:
+            raise ConfigurationError(
+                "config.suite_key",
+                details={"key": key, "known": ", ".join(sorted(SEED_KEYS))},
+                message="The suite has no {key!r} (yet); it has: {known}.",
+            )
+        return getattr(self, attribute)
+
+    @property
+    def audio_processor(self) -> AudioProcessor:
+        """Async audio feature extraction (the ``audio`` extra)."""
+        try:
+            from backbeat.audio import AudioProcessor
+        except ImportError as e:
+            raise _missing_extra("audio", e.name or "soundfile") from e
+        return AudioProcessor()
+
+    def model_registry(self) -> ModelRegistry:
+        """The registry under ``<BACKBEAT_DATA_DIR>/models``, the one the CLI writes."""
+        try:
+            from backbeat.recommend import ModelRegistry
+        except ImportError as e:
+            raise _missing_extra("ml", e.name or "implicit") from e
+        return ModelRegistry(self.settings.data_dir / "models")
+
+    @property
+    def model_manager(self) -> ModelManager:
+        """``await get_model(name)`` on :meth:`model_registry`."""
+        if self._models is None:
+            from backbeat.recommend import ModelManager
+
+            self._models = ModelManager(self.model_registry())
+        return self._models
+
+    @property
+    def recommendation_engine(self) -> RecommendationEngine:
+        """The production ``recommendation`` model of :meth:`model_registry`."""
+        if self._engine_rec is None:
+            from backbeat.recommend import RecommendationEngine
+
+            self._engine_rec = RecommendationEngine(self.model_manager)
+        return self._engine_rec
+
     # -- backends (lazy) --------------------------------------------------------
 
     def redis_client(self) -> Redis:
@@ -284,3 +350,25 @@ class Toolkit:
             await self.redis_client().ping()
 
         return await probe("redis", "redis", redact_url(url), check, secret=urlsplit(url).password)
+
+
+def create_enterprise_utils_suite(config: Mapping[str, Any] | None = None) -> Toolkit:
+    """The seed's entry point: a :class:`Toolkit` from the environment and ``config``.
+
+    ``config`` holds :class:`Settings` fields by name (``{"data_dir": "var"}``) and,
+    accepted for the seed's examples, its feature switches (:data:`SEED_FLAGS`), which
+    change nothing. Any other key is a ``ConfigurationError`` naming it. The suite's
+    services are ``suite["audio_processor"]`` etc. (:data:`SEED_KEYS`); use it as
+    ``async with`` to close them.
+    """
+    given = dict(config or {})
+    fields = set(Settings.model_fields)
+    unknown = sorted(k for k in given if k not in fields and k not in SEED_FLAGS)
+    if unknown:
+        raise ConfigurationError(
+            "config.suite_option",
+            details={"keys": ", ".join(unknown)},
+            message="Unknown suite option(s) {keys}: give Settings fields or the seed's flags.",
+        )
+    overrides = {k: v for k, v in given.items() if k in fields}
+    return Toolkit(Settings.from_env(**overrides))

@@ -13,9 +13,29 @@ import datetime as dt
 import json
 import logging
 import logging.config
+import sys
 from typing import Any
 
-__all__ = ["JsonFormatter", "configure_logging", "logging_config"]
+__all__ = ["JsonFormatter", "StderrHandler", "configure_logging", "logging_config"]
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted.
+
+    A plain ``StreamHandler`` keeps the stream it was built with; when a host (a test
+    runner, an embedding app) swaps ``sys.stderr`` and closes the old one, every later
+    record would fail with "I/O operation on closed file"."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,7 +71,9 @@ def logging_config(level: str, fmt: str = "text") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default"}},
+        "handlers": {
+            "stderr": {"()": "backbeat.cli._logging.StderrHandler", "formatter": "default"}
+        },
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
             name: {"level": level, "handlers": [], "propagate": True}

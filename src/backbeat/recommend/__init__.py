@@ -22,6 +22,7 @@ from backbeat.recommend._baselines import ItemCooccurrence, MostPopular, Recomme
 from backbeat.recommend._catalogue import Catalogue, Track
 from backbeat.recommend._content import ContentBased
 from backbeat.recommend._data import EventKind, Interaction, InteractionMatrix, Weighting
+from backbeat.recommend._engine import ModelManager, RecommendationEngine
 from backbeat.recommend._evaluate import evaluate, evaluate_synthetic
 from backbeat.recommend._hybrid import Hybrid
 from backbeat.recommend._io import iter_events, load_events
@@ -64,10 +65,12 @@ __all__ = [
     "Interaction",
     "InteractionMatrix",
     "ItemCooccurrence",
+    "ModelManager",
     "ModelRegistry",
     "ModelVersion",
     "MostPopular",
     "PgVectorStore",
+    "RecommendationEngine",
     "Recommendations",
     "Recommender",
     "SyntheticLog",
