@@ -701,3 +701,56 @@ def test_evaluation_reports_its_progress() -> None:
     assert steps[0] == ("choosing the hybrid's weights on a validation split", 0, 6)
     assert [d for _, d, _ in steps] == [0, 1, 2, 3, 4, 5]
     assert steps[-1][0] == "fitting and scoring hybrid"
+
+
+def test_promotion_keeps_production_when_the_candidate_scores_worse(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from backbeat.recommend import ModelRegistry, train_and_register
+
+    log = synthetic_log(n_users=300, n_items=400, seed=4)
+    registry = ModelRegistry(tmp_path)
+    good = {"model": "hybrid", "factors": 16, "iterations": 8}
+    first = train_and_register(log.events, registry, "rec", good, promote=True)
+    assert first.promoted
+    assert first.reason == "the first production version"
+    weak = {"model": "als", "factors": 2, "iterations": 1}
+    second = train_and_register(log.events, registry, "rec", weak, promote=True)
+    assert second.score is not None
+    assert second.production_score is not None
+    assert second.score < second.production_score
+    assert not second.promoted
+    assert registry.production_version("rec") == first.version.version
+    again = train_and_register(log.events, registry, "rec", good, promote=True)
+    assert again.promoted  # not worse: equal recipes score equally
+    assert registry.production_version("rec") == again.version.version
+
+
+def test_the_cold_start_blend_keeps_warm_rankings_collaborative() -> None:
+    from backbeat.recommend import (
+        ALS,
+        Catalogue,
+        ColdStartBlend,
+        ContentBased,
+        Hybrid,
+        ItemCooccurrence,
+        Track,
+    )
+
+    log = synthetic_log(n_users=200, n_items=300, seed=6)
+    data = InteractionMatrix.build(log.events)
+    collab = Hybrid([(ALS(factors=16, iterations=5), 1.0), (ItemCooccurrence(), 1.0)]).fit(data)
+    warm = next(iter(data.items))
+    cold = Track(
+        id="cold-track",
+        artists=log.catalogue[warm].artists,
+        genres=("new",),
+        popularity=0.0,
+        features=dict(log.catalogue[warm].features),
+    )
+    catalogue = Catalogue([*log.catalogue.tracks.values(), cold])
+    content = ContentBased(catalogue).fit(InteractionMatrix.build([], items=catalogue.ids))
+    blend = ColdStartBlend(collab, content, 0.3).fit_combination(data)
+    warm_only = [t for t, _ in blend.similar_items(warm, 10) if t != "cold-track"]
+    assert warm_only == [t for t, _ in collab.similar_items(warm, 10)][: len(warm_only)]
+    assert blend.similar_items("cold-track", 5) == content.similar_items("cold-track", 5)
+    user = log.events[0].user
+    assert [t for t, _ in blend.recommend(user, 10)] == [t for t, _ in collab.recommend(user, 10)]

@@ -92,20 +92,43 @@ def recommend_train(
     ] = False,
     name: Annotated[str, typer.Option(help="Model name in the registry.")] = "recommendation",
     registry: Annotated[Path | None, typer.Option(help="Registry folder.")] = None,
-    factors: Annotated[int, typer.Option()] = 64,
-    iterations: Annotated[int, typer.Option()] = 15,
-    promote: Annotated[bool, typer.Option(help="Make it the production model.")] = False,
+    model: Annotated[
+        str, typer.Option(help="hybrid (ALS + item co-occurrence), als or item_cooccurrence.")
+    ] = "hybrid",
+    factors: Annotated[int, typer.Option(help="ALS latent factors.")] = 64,
+    iterations: Annotated[int, typer.Option(help="ALS iterations.")] = 15,
+    promote: Annotated[
+        bool,
+        typer.Option(
+            help="Make it the production model, unless it scores worse than production "
+            "on a time split of the same events."
+        ),
+    ] = False,
 ) -> None:
-    """Train ALS on an events file and register it (default <BACKBEAT_DATA_DIR>/models)."""
-    from backbeat.recommend import ALS, InteractionMatrix, ModelRegistry, load_events
+    """Train a model on listening events and register it in <BACKBEAT_DATA_DIR>/models,
+    the registry `backbeat serve` reads (a promotion reaches it without a restart)."""
+    from backbeat.recommend import (
+        RECIPES,
+        InteractionMatrix,
+        ModelRegistry,
+        load_events,
+        train_and_register,
+    )
     from backbeat.settings import Settings
 
+    if model not in RECIPES:
+        raise BackbeatError(
+            "cli.recommend_model",
+            details={"value": model, "known": ", ".join(RECIPES)},
+            message="Unknown model {value}: use {known}.",
+        )
     root = registry or Settings.from_env().data_dir / "models"
     if (events is None) == (not from_database):
         raise BackbeatError(
             "cli.recommend_source", message="Give an events file or --from-database (one of them)."
         )
-    data = InteractionMatrix.build(load_events(events) if events else _database_events())
+    loaded = load_events(events) if events else _database_events()
+    data = InteractionMatrix.build(loaded)
     if not data.items:
         where = str(events) if events else "the database (POST /v1/events)"
         raise BackbeatError(
@@ -113,15 +136,14 @@ def recommend_train(
             details={"source": where},
             message="{source} holds no listening events to train on.",
         )
-    model = ALS(factors=factors, iterations=iterations).fit(data)
-    store = ModelRegistry(root)
-    version = store.register(name, model)
-    if promote:
-        store.promote(name, version.version)
+    recipe = {"model": model, "factors": factors, "iterations": iterations}
+    result = train_and_register(loaded, ModelRegistry(root), name, recipe, promote=promote)
     typer.echo(
-        f"{name} v{version.version}: {len(data.users)} users, {len(data.items)} tracks"
-        + (" (production)" if promote else "")
+        f"{name} v{result.version.version}: {len(data.users)} users, {len(data.items)} tracks"
+        + (" (production)" if result.promoted else "")
     )
+    if promote:
+        typer.echo(("promoted: " if result.promoted else "not promoted: ") + result.reason)
 
 
 def _database_events() -> list[Any]:

@@ -24,7 +24,7 @@ from backbeat.recommend._content import ContentBased
 from backbeat.recommend._data import EventKind, Interaction, InteractionMatrix, Weighting
 from backbeat.recommend._engine import ModelManager, RecommendationEngine
 from backbeat.recommend._evaluate import evaluate, evaluate_synthetic
-from backbeat.recommend._hybrid import Hybrid
+from backbeat.recommend._hybrid import ColdStartBlend, Hybrid
 from backbeat.recommend._io import iter_events, load_events
 from backbeat.recommend._metrics import (
     average_precision_at_k,
@@ -50,6 +50,13 @@ from backbeat.recommend._spotify import (
     related_artists,
 )
 from backbeat.recommend._synthetic import SyntheticLog, synthetic_log
+from backbeat.recommend._train import (
+    RECIPES,
+    TrainResult,
+    build_recipe,
+    offline_score,
+    train_and_register,
+)
 from backbeat.recommend._tune import TuningResult, tune_als, tune_hybrid
 
 if TYPE_CHECKING:
@@ -57,8 +64,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALS",
+    "RECIPES",
     "TUNABLE",
     "Catalogue",
+    "ColdStartBlend",
     "ContentBased",
     "EventKind",
     "Hybrid",
@@ -76,9 +85,11 @@ __all__ = [
     "SyntheticLog",
     "TimeSplit",
     "Track",
+    "TrainResult",
     "TuningResult",
     "Weighting",
     "average_precision_at_k",
+    "build_recipe",
     "catalogue_coverage",
     "create_model_app",
     "data_fingerprint",
@@ -89,6 +100,7 @@ __all__ = [
     "load_events",
     "load_model",
     "ndcg_at_k",
+    "offline_score",
     "popularity_bias",
     "predict_async",
     "recall_at_k",
@@ -97,6 +109,7 @@ __all__ = [
     "save_model",
     "synthetic_log",
     "time_split",
+    "train_and_register",
     "tune_als",
     "tune_hybrid",
 ]

@@ -20,7 +20,7 @@ from backbeat.recommend._catalogue import Catalogue
 from backbeat.recommend._data import InteractionMatrix
 from backbeat.recommend._index import top_k as _top
 
-__all__ = ["Hybrid"]
+__all__ = ["ColdStartBlend", "Hybrid"]
 
 
 class Hybrid(_Fitted):
@@ -92,3 +92,79 @@ class Hybrid(_Fitted):
                 votes[self._item_ix[other]] += weight / rank
         top = _top(votes, n, np.array([self._item_ix[item]]))
         return [(self.item_list[j], float(votes[j])) for j in top if votes[j] > 0]
+
+
+class ColdStartBlend(_Fitted):
+    """A collaborative model that content completes only where it knows nothing.
+
+    ``ColdStartBlend(als, ContentBased(catalogue))``: warm tracks (those the
+    collaborative model was trained on) are ranked and related by it alone, so a
+    co-listening signal is never diluted by audio likeness; cold tracks (registered
+    since) enter through content, scaled by ``content_weight``: a cold track at content
+    rank r votes ``content_weight / r`` among the collaborative model's ``1 / rank``
+    votes. A cold seed gets content's neighbours. This is the service's default blend.
+    """
+
+    name = "cold_start_blend"
+
+    def __init__(self, collaborative: _Fitted, content: _Fitted, content_weight: float = 0.3):
+        if content_weight < 0:
+            raise ValidationError(
+                "validation.hybrid", message="content_weight must not be negative."
+            )
+        self.collaborative = collaborative
+        self.content = content
+        self.content_weight = content_weight
+
+    def fit(self, data: InteractionMatrix) -> ColdStartBlend:
+        self.collaborative.fit(data)
+        self.content.fit(data)
+        return self.fit_combination(data)
+
+    def fit_combination(self, data: InteractionMatrix) -> ColdStartBlend:
+        """Align two fitted models on the union of their items."""
+        warm = self.collaborative.item_list
+        items = tuple(dict.fromkeys((*warm, *self.content.item_list)))
+        self.data = data
+        self._index(data, items)
+        self._warm = frozenset(warm)
+        self._collab_pos = np.array([self._item_ix[i] for i in warm], dtype=np.int64)
+        cold = [i for i in self.content.item_list if i not in self._warm]
+        self._cold_pos = np.array([self._item_ix[i] for i in cold], dtype=np.int64)
+        content_ix = {t: j for j, t in enumerate(self.content.item_list)}
+        self._cold_in_content = np.array([content_ix[i] for i in cold], dtype=np.int64)
+        return self
+
+    def user_scores(self, user: str) -> np.ndarray:
+        self._require()
+        total = np.full(len(self.item_list), -np.inf)
+        raw = np.asarray(self.collaborative.user_scores(user), dtype=np.float64)
+        std = raw.std()
+        total[self._collab_pos] = (raw - raw.mean()) / std if std > 0 else 0.0
+        if len(self._cold_pos):
+            c = np.asarray(self.content.user_scores(user), dtype=np.float64)[self._cold_in_content]
+            c_std = c.std()
+            z = (c - c.mean()) / c_std if c_std > 0 else np.zeros_like(c)
+            total[self._cold_pos] = self.content_weight * z
+        return total
+
+    def similar_items(self, item: str, n: int = 10) -> list[tuple[str, float]]:
+        _check_n(n)
+        self._require()
+        self._item_position(item)
+        if item not in self._warm:
+            return self.content.similar_items(item, n)
+        votes = {
+            other: 1.0 / rank
+            for rank, (other, _) in enumerate(self.collaborative.similar_items(item, n), start=1)
+        }
+        if self.content_weight > 0 and len(self._cold_pos):
+            try:
+                similar = self.content.similar_items(item, n * 3)
+            except NotFound:
+                similar = []
+            cold = [other for other, _ in similar if other not in self._warm]
+            for rank, other in enumerate(cold, start=1):
+                votes[other] = self.content_weight / rank
+        ranked = sorted(votes.items(), key=lambda kv: -kv[1])[:n]
+        return [(other, float(v)) for other, v in ranked]

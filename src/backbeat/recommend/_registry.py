@@ -141,6 +141,15 @@ class ModelRegistry:
         """Load a registered model (``"latest"``, ``"production"`` or a number)."""
         return load_model(self.resolve(name, version).path / "model.npz")
 
+    def production_version(self, name: str) -> int | None:
+        """The production version's number, from its pointer file alone (cheap enough to
+        ask on every request); ``None`` when nothing was promoted."""
+        try:
+            history = self._history(name)
+        except (OSError, ValueError):  # mid-replace on a file system without atomic rename
+            return None
+        return history[-1] if history else None
+
     def _history_file(self, name: str) -> Path:
         return self._dir(name) / "production.json"
 

@@ -124,7 +124,7 @@ def _services(toolkit: Toolkit) -> Services:
         catalogue=catalogue,
         results=ResultCache(toolkit.cache),
         # Rebuilt when the database's catalogue fingerprint changes (any process's writes).
-        model=CatalogueModel(catalogue.tracks),
+        model=CatalogueModel(catalogue.tracks, registry=toolkit.model_registry()),
         queue=RedisQueue(settings.redis_url, settings.queue_name) if settings.redis_url else None,
     )
 

@@ -58,6 +58,12 @@ async def health(services: ServicesDep) -> JSONResponse:
     report = await services.toolkit.health()
     body: dict[str, Any] = report.to_dict()
     if report.status == "ok":
+        served = services.model.current
+        body["recommendations"] = {
+            "model": services.model.name,
+            "production_version": services.model.production_version(),
+            "serving": served.label if served is not None else None,
+        }
         try:
             body["analysis"] = await analysis_report(services)
         except (OSError, SQLAlchemyError):  # the database went away between the two reads

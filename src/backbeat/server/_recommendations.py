@@ -1,7 +1,8 @@
 """``GET /v1/recommendations`` and ``GET /v1/artists/{id}/related-artists`` on your catalogue.
 
-The model is the catalogue's (:class:`backbeat.catalogue.CatalogueModel`: content
-over every registered track, rebuilt when the catalogue changes). Seeds, limits,
+The model is the catalogue's (:class:`backbeat.catalogue.CatalogueModel`): the
+registry's production model blended with content, or content alone before any
+promotion; the ``X-Backbeat-Model`` header says which answered. Seeds, limits,
 ``min_*``/``max_*``/``target_*`` follow Spotify's semantics through
 :func:`backbeat.recommend.recommend_from_seeds`.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from backbeat.server._deps import Reader, ServicesDep
 from backbeat.spotify import TUNABLE
@@ -20,6 +21,9 @@ from backbeat.validation import number_expected, parse_spotify_ref
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
+#: Which model answered: ``v<n>`` (the registry's production version, blended with
+#: content) or ``content`` (nothing promoted yet).
+MODEL_HEADER = "X-Backbeat-Model"
 
 
 def _ids(value: str | None, kind: str) -> list[str]:
@@ -31,6 +35,7 @@ def _ids(value: str | None, kind: str) -> list[str]:
 @router.get("/recommendations", summary="Recommendations from seeds (Spotify's semantics)")
 async def recommendations(
     request: Request,
+    response: Response,
     services: ServicesDep,
     _: Reader,
     seed_tracks: Annotated[str | None, Query(description="Comma-separated track IDs")] = None,
@@ -49,6 +54,7 @@ async def recommendations(
             except ValueError:
                 raise number_expected(name, raw[:60]) from None
     fitted = await services.model.get()
+    response.headers[MODEL_HEADER] = fitted.label
     result = await asyncio.to_thread(
         recommend_from_seeds,
         fitted.model,
@@ -65,11 +71,14 @@ async def recommendations(
 
 
 @router.get("/artists/{artist_id}/related-artists", summary="Up to 20 related artists")
-async def related(artist_id: str, services: ServicesDep, _: Reader) -> dict[str, Any]:
+async def related(
+    artist_id: str, response: Response, services: ServicesDep, _: Reader
+) -> dict[str, Any]:
     from backbeat.recommend import related_artists
 
     artist = parse_spotify_ref(artist_id, expected="artist").id
     fitted = await services.model.get()
+    response.headers[MODEL_HEADER] = fitted.label
     found = await asyncio.to_thread(related_artists, fitted.model, fitted.catalogue, artist)
     names = {a["id"]: a["name"] for r in fitted.records.values() for a in r.artists}
     return {
