@@ -7,13 +7,9 @@ HTTP in it: :class:`Catalogue` (repositories by aggregate on one engine, and the
 (SQLAlchemy) and, to analyse, ``audio``.
 """
 
-from backbeat.catalogue._accounts import (
-    ApiKeyRepository,
-    CredentialRepository,
-    EventRepository,
-    StoredCredential,
-)
+from backbeat.catalogue._accounts import ApiKeyRepository, CredentialRepository, StoredCredential
 from backbeat.catalogue._jobs import LEASE, MAX_ATTEMPTS, JobRepository
+from backbeat.catalogue._listening import EventRepository, WeeklyPlaylistRepository
 from backbeat.catalogue._media import (
     MediaPathRefused,
     MediaStore,
@@ -54,6 +50,7 @@ __all__ = [
     "TrackRecord",
     "TrackRepository",
     "UploadTooLarge",
+    "WeeklyPlaylistRepository",
     "WorkerBeat",
     "alive_window",
     "run_redis_worker",

@@ -1,4 +1,4 @@
-"""API keys, listening events and third-party credentials: what the service keeps per caller.
+"""API keys and third-party credentials: what the service keeps per caller.
 
 Each is a small repository over its own table. Credentials are stored as the
 ciphertext the caller hands in (sealed with the keyring by the service); this
@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbeat.catalogue._records import ApiKeyRecord, aware, now
-from backbeat.storage import api_keys, credentials, listening_events
+from backbeat.storage import api_keys, credentials
 
-__all__ = ["ApiKeyRepository", "CredentialRepository", "EventRepository", "StoredCredential"]
+__all__ = ["ApiKeyRepository", "CredentialRepository", "StoredCredential"]
 
 
 class ApiKeyRepository:
@@ -59,29 +59,6 @@ class ApiKeyRepository:
                 .values(revoked_at=now())
             )
         return bool(result.rowcount)
-
-
-class EventRepository:
-    """Listening events as posted to ``/v1/events`` (the training data)."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-
-    async def add(self, rows: list[dict[str, Any]]) -> int:
-        """Store rows of ``user_id, track_id, kind, timestamp (epoch s), ms_played``."""
-        if not rows:
-            return 0
-        async with self.engine.begin() as conn:
-            await conn.execute(listening_events.insert(), rows)
-        return len(rows)
-
-    async def all(self) -> list[dict[str, Any]]:
-        """Every stored event, oldest first."""
-        async with self.engine.connect() as conn:
-            result = await conn.execute(
-                sa.select(listening_events).order_by(listening_events.c.timestamp)
-            )
-            return [dict(row._mapping) for row in result]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,13 @@ registering a track with its audio.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backbeat.catalogue._accounts import ApiKeyRepository, CredentialRepository, EventRepository
+from backbeat.catalogue._accounts import ApiKeyRepository, CredentialRepository
 from backbeat.catalogue._jobs import JobRepository
+from backbeat.catalogue._listening import EventRepository, WeeklyPlaylistRepository
 from backbeat.catalogue._media import MediaStore, StoredMedia
 from backbeat.catalogue._metadata import TrackMetadata
 from backbeat.catalogue._tracks import TrackRepository
@@ -40,6 +41,7 @@ class Catalogue:
         self.api_keys = ApiKeyRepository(engine)
         self.events = EventRepository(engine)
         self.credentials = CredentialRepository(engine)
+        self.playlists = WeeklyPlaylistRepository(engine)
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: AsyncEngine) -> Catalogue:
@@ -58,6 +60,10 @@ class Catalogue:
                 raise NotFound(details={"id": value})
             return found
         return parse_spotify_ref(value, expected="track").id
+
+    async def records(self, track_ids: list[str]) -> dict[str, Any]:
+        """``{id: TrackRecord}`` for the registered ones among ``track_ids``."""
+        return await self.tracks.many(track_ids)
 
     async def register(self, metadata: TrackMetadata, audio: StoredMedia | None = None) -> bool:
         """Insert or update a track (and its stored audio); ``True`` when analysis is due."""

@@ -75,6 +75,14 @@ class TrackRepository:
             row = (await conn.execute(sa.select(tracks).where(tracks.c.id == track_id))).first()
         return TrackRecord.from_row(row) if row is not None else None
 
+    async def many(self, track_ids: list[str]) -> dict[str, TrackRecord]:
+        """``{id: record}`` for the registered ones among ``track_ids``."""
+        if not track_ids:
+            return {}
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(tracks).where(tracks.c.id.in_(set(track_ids))))
+            return {row.id: TrackRecord.from_row(row) for row in rows}
+
     async def id_for_isrc(self, isrc: str) -> str | None:
         """The first registered track (by id) with this ISRC."""
         async with self.engine.connect() as conn:

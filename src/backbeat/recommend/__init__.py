@@ -58,6 +58,7 @@ from backbeat.recommend._train import (
     train_and_register,
 )
 from backbeat.recommend._tune import TuningResult, tune_als, tune_hybrid
+from backbeat.recommend._weekly import WeeklyPick, discover_weekly, iso_week
 
 if TYPE_CHECKING:
     from backbeat.recommend._serve import create_model_app
@@ -87,15 +88,18 @@ __all__ = [
     "Track",
     "TrainResult",
     "TuningResult",
+    "WeeklyPick",
     "Weighting",
     "average_precision_at_k",
     "build_recipe",
     "catalogue_coverage",
     "create_model_app",
     "data_fingerprint",
+    "discover_weekly",
     "evaluate",
     "evaluate_synthetic",
     "intra_list_diversity",
+    "iso_week",
     "iter_events",
     "load_events",
     "load_model",

@@ -12,13 +12,16 @@ loop. Both read the registry that ``backbeat recommend train`` writes
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 
-from backbeat.errors import NotFound
+from backbeat.errors import NotFound, ValidationError
 from backbeat.recommend._baselines import _Fitted
 from backbeat.recommend._registry import ModelRegistry, ModelVersion
+from backbeat.recommend._weekly import WeeklyPick, discover_weekly, iso_week
 
 __all__ = ["ModelManager", "RecommendationEngine"]
 
@@ -66,6 +69,45 @@ class RecommendationEngine:
         """The ``n`` best unseen tracks for ``user_id`` (cold users: the model's fallback)."""
         _, model = await self.model()
         return await anyio.to_thread.run_sync(lambda: model.recommend(user_id, n))
+
+    async def generate(
+        self,
+        user_id: str,
+        *,
+        type: str = "discover_weekly",
+        week: str | None = None,
+        artists: Mapping[str, Sequence[str]] | None = None,
+        size: int = 30,
+        **_seed_context: Any,
+    ) -> list[WeeklyPick]:
+        """The seed's ``generate(user_id=..., type="discover_weekly")``: the user's playlist
+        for ``week`` (default: this ISO week) from the production model and the user's
+        history as the model saw it (most played first). ``artists`` enables the
+        two-per-artist cap. The seed's other keywords (``features``, ``ml_predictions``)
+        are accepted and not used: the playlist is personal, not per track."""
+        if type != "discover_weekly":
+            raise ValidationError(
+                "validation.playlist_type",
+                details={"type": type},
+                message="Unknown playlist type {type!r}; use discover_weekly.",
+            )
+        _, model = await self.model()
+        data = model.data
+        played: list[str] = []
+        if data is not None and user_id in data.user_index:
+            row = data.confidence.getrow(data.user_index[user_id])
+            order = row.indices[(-row.data).argsort(kind="stable")]
+            played = [data.items[i] for i in order]
+        return await anyio.to_thread.run_sync(
+            lambda: discover_weekly(
+                model,
+                user_id,
+                week=week or iso_week(),
+                played=played,
+                artists=artists,
+                size=size,
+            )
+        )
 
     async def similar(self, track_id: str, n: int = 10) -> list[tuple[str, float]]:
         """Tracks like ``track_id`` by the model's item similarity."""

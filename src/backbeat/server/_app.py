@@ -37,6 +37,7 @@ from backbeat.server._metrics import Metrics, MetricsMiddleware
 from backbeat.server._metrics import router as metrics_router
 from backbeat.server._recommendations import router as recommendations_router
 from backbeat.server._tracks import router as tracks_router
+from backbeat.server._users import router as users_router
 from backbeat.settings import Settings
 from backbeat.toolkit import Toolkit
 from backbeat.validation import invalid_input
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(features_router)
     app.include_router(recommendations_router)
     app.include_router(events_router)
+    app.include_router(users_router)
     app.include_router(credentials_router)
     app.include_router(metrics_router)
     app.state.metrics = Metrics()

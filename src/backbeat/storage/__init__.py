@@ -19,6 +19,7 @@ from backbeat.storage._schema import (
     metadata,
     track_analyses,
     tracks,
+    weekly_playlists,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "track_analyses",
     "tracks",
     "upgrade",
+    "weekly_playlists",
 ]

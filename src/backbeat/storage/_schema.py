@@ -140,6 +140,8 @@ listening_events = sa.Table(
     sa.Column("ms_played", sa.Integer),
 )
 sa.Index("ix_listening_events_timestamp", listening_events.c.timestamp)
+# Per-user reads (top tracks, recently played, Discover Weekly): migration 0006.
+sa.Index("ix_listening_events_user", listening_events.c.user_id, listening_events.c.timestamp)
 
 #: Third-party credentials (e.g. a user's Spotify OAuth tokens), encrypted with the keyring.
 credentials = sa.Table(
@@ -165,4 +167,17 @@ analysis_workers = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("processed", sa.Integer, nullable=False),
+)
+
+#: Discover Weekly playlists as generated: one per user and ISO week, so the playlist
+#: stays the same all week whatever the models do meanwhile. Holds per-user data:
+#: erasure of a subject must delete these rows too.
+weekly_playlists = sa.Table(
+    "weekly_playlists",
+    metadata,
+    sa.Column("user_id", sa.String(200), primary_key=True),
+    sa.Column("week", sa.String(8), primary_key=True),  # YYYY-Www
+    sa.Column("picks", sa.Text, nullable=False),  # JSON: [{"track", "seeds", "source"}]
+    sa.Column("model", sa.String(50), nullable=False),  # what generated it (v<n> / content)
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,116 @@
+"""Listening events and what is read from them per user: top tracks, recent plays,
+history, and the Discover Weekly playlists generated from them.
+
+A *listen* is any event but a skip (``play``, ``like``, ``save``, ``playlist_add``):
+top tracks rank by listens, ties by the latest one. Reads by user use the
+``(user_id, timestamp)`` index.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backbeat.catalogue._records import now
+from backbeat.storage import listening_events, weekly_playlists
+
+__all__ = ["EventRepository", "WeeklyPlaylistRepository"]
+
+_LISTENS = listening_events.c.kind != "skip"
+
+
+class EventRepository:
+    """Listening events as posted to ``/v1/events`` (the training data)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def add(self, rows: list[dict[str, Any]]) -> int:
+        """Store rows of ``user_id, track_id, kind, timestamp (epoch s), ms_played``."""
+        if not rows:
+            return 0
+        async with self.engine.begin() as conn:
+            await conn.execute(listening_events.insert(), rows)
+        return len(rows)
+
+    async def all(self) -> list[dict[str, Any]]:
+        """Every stored event, oldest first."""
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(listening_events).order_by(listening_events.c.timestamp)
+            )
+            return [dict(row._mapping) for row in result]
+
+    async def top_tracks(self, user: str, *, since: float | None = None) -> list[tuple[str, int]]:
+        """``(track_id, listens)`` for ``user`` since ``since`` (epoch s), most first."""
+        e = listening_events.c
+        listens = sa.func.count().label("listens")
+        query = (
+            sa.select(e.track_id, listens, sa.func.max(e.timestamp).label("latest"))
+            .where(e.user_id == user, _LISTENS)
+            .group_by(e.track_id)
+            .order_by(listens.desc(), sa.text("latest DESC"), e.track_id)
+        )
+        if since is not None:
+            query = query.where(e.timestamp >= since)
+        async with self.engine.connect() as conn:
+            return [(row.track_id, int(row.listens)) for row in await conn.execute(query)]
+
+    async def recently_played(
+        self, user: str, *, limit: int, before: float | None = None
+    ) -> list[tuple[str, float]]:
+        """``(track_id, timestamp)`` of ``user``'s latest plays (``before``: exclusive)."""
+        e = listening_events.c
+        query = (
+            sa.select(e.track_id, e.timestamp)
+            .where(e.user_id == user, e.kind == "play")
+            .order_by(e.timestamp.desc(), e.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(e.timestamp < before)
+        async with self.engine.connect() as conn:
+            return [(row.track_id, float(row.timestamp)) for row in await conn.execute(query)]
+
+    async def heard(self, user: str) -> set[str]:
+        """Every track ``user`` has an event for (skips included: they were heard)."""
+        e = listening_events.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(e.track_id).where(e.user_id == user).distinct())
+            return {row.track_id for row in rows}
+
+
+class WeeklyPlaylistRepository:
+    """Generated Discover Weekly playlists, kept so a week's playlist never changes."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def get(self, user: str, week: str) -> tuple[list[dict[str, Any]], str] | None:
+        """``(picks, model label)`` stored for ``user`` and ``week``."""
+        key = (weekly_playlists.c.user_id == user) & (weekly_playlists.c.week == week)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(weekly_playlists).where(key))).first()
+        return (json.loads(row.picks), row.model) if row is not None else None
+
+    async def put_once(
+        self, user: str, week: str, picks: list[dict[str, Any]], model: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Store the playlist unless another process stored one first; the stored one."""
+        values = {
+            "user_id": user,
+            "week": week,
+            "picks": json.dumps(picks),
+            "model": model,
+            "created_at": now(),
+        }
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(weekly_playlists.insert().values(**values))
+        except sa.exc.IntegrityError:
+            pass  # generated concurrently elsewhere: that one wins, for everybody
+        stored = await self.get(user, week)
+        return stored if stored is not None else (picks, model)
