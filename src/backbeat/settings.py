@@ -68,6 +68,7 @@ _ACCEPTED: dict[str, str] = {
     "data_dir": "a directory path",
     "max_upload_mb": "a whole number of megabytes, 1 or more",
     "embedded_worker": "true or false: run analysis jobs inside `backbeat serve`",
+    "retrain_interval_h": "hours between scheduled retrains (0 or more; 0: never)",
     "rate_limit_read": "a limit like '20/s' or '1000 per hour'",
     "rate_limit_write": "a limit like '5/s' or '100 per minute'",
     "rate_limit_fail_open": "true or false: serve requests when the limiter's store is down",
@@ -148,6 +149,9 @@ class Settings(BaseSettings):
     queue_name: str = Field("backbeat:analysis", validation_alias="BACKBEAT_QUEUE_NAME")
     # Optional: a folder on the server that uploads may reference instead of sending bytes.
     media_root: Path | None = Field(None, validation_alias="BACKBEAT_MEDIA_ROOT")
+    # Retrain the recommendation model from stored events every N hours (0: never; the
+    # default, so that nothing trains behind an operator's back on the embedded default).
+    retrain_interval_h: float = Field(0.0, ge=0, validation_alias="BACKBEAT_RETRAIN_INTERVAL_H")
     # Optional: also accept HS256 JWT bearer tokens (claims: sub, exp, scope, aud=backbeat).
     jwt_secret: SecretStr | None = Field(None, validation_alias="BACKBEAT_JWT_SECRET")
 

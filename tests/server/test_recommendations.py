@@ -26,11 +26,16 @@ def _key(scopes: str) -> str:
     return made.stdout.strip().splitlines()[-1]
 
 
-def _plant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, artists_per_group: int):  # type: ignore[no-untyped-def]
+def _plant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, artists_per_group: int, **env: str):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("BACKBEAT_DATA_DIR", str(tmp_path))
     headers = {"Authorization": f"Bearer {_key('read,write')}"}
     settings = Settings.from_env(
-        {"BACKBEAT_DATA_DIR": str(tmp_path), "BACKBEAT_RATE_LIMIT_WRITE": "1000/s"}
+        {
+            "BACKBEAT_DATA_DIR": str(tmp_path),
+            "BACKBEAT_RATE_LIMIT_WRITE": "1000/s",
+            "BACKBEAT_RATE_LIMIT_READ": "10000/s",
+            **env,
+        }
     )
     with TestClient(create_app(settings)) as client:
         client.headers.update(headers)
@@ -189,3 +194,95 @@ def test_discover_weekly_is_unheard_capped_explained_and_stable_in_its_week(  # 
     assert later["model"] == "v2"
     assert [t["id"] for t in later["tracks"]] != ids
     assert client.get("/v1/users/user-0/discover-weekly?week=2026-W99").status_code == 400
+
+
+def test_an_admin_trains_through_the_service_and_the_model_takes_over(planted) -> None:  # type: ignore[no-untyped-def]
+    client = planted
+    reader = client.post("/v1/admin/models/train", json={"factors": 8})
+    assert reader.status_code == 403  # a read/write key is not an admin key
+    admin = {"Authorization": f"Bearer {_key('admin')}"}
+    queued = client.post("/v1/admin/models/train", json={"factors": 8}, headers=admin)
+    assert queued.status_code == 202, queued.text
+    job = queued.json()
+    assert job["status"] == "queued"
+    assert queued.headers["Location"] == f"/v1/admin/models/train/{job['id']}"
+    deadline = time.monotonic() + 60
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = client.get(queued.headers["Location"], headers=admin).json()
+    assert job["status"] == "done", job
+    assert job["result"]["version"] == 1
+    assert job["result"]["promoted"] is True
+    assert job["result"]["events"] == 240
+    time.sleep(1.1)
+    share, model = _share_of_x(client)
+    assert model == "v1"
+    assert share >= 0.85
+    listed = client.get("/v1/admin/models", headers=admin).json()
+    assert listed["production_version"] == 1
+    assert [v["version"] for v in listed["versions"]] == [1]
+    assert "ndcg@10" in listed["versions"][0]["metrics"]
+
+
+def test_a_scheduled_retrain_trains_and_promotes_on_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 0.0002 h: a retrain is due at start and every 0.72 s after.
+    for client in _plant(tmp_path, monkeypatch, 1, BACKBEAT_RETRAIN_INTERVAL_H="0.0002"):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            health = client.get("/health").json()["recommendations"]
+            if health["production_version"] is not None:
+                break
+            time.sleep(0.2)
+        assert health["production_version"] is not None
+        share, model = _share_of_x(client)
+        assert model.startswith("v")
+        assert share >= 0.85
+
+
+def test_promotions_while_requests_are_in_flight_never_fail_or_mix(planted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from backbeat.recommend import ModelRegistry
+
+    client = planted
+    for model in ("hybrid", "item_cooccurrence", "als"):
+        made = CliRunner().invoke(
+            cli, ["recommend", "train", "--from-database", "--model", model, "--factors", "4"]
+        )
+        assert made.exit_code == 0, made.output
+    registry = ModelRegistry(tmp_path / "models")
+    url = f"/v1/recommendations?seed_tracks={GROUP_X[0]}&limit=10"
+    expected: dict[str, list[str]] = {}
+    for version in (1, 2, 3):  # what each version answers, alone
+        registry.promote("recommendation", version)
+        time.sleep(1.1)
+        response = client.get(url)
+        expected[response.headers["X-Backbeat-Model"]] = [
+            t["id"] for t in response.json()["tracks"]
+        ]
+    assert set(expected) == {"v1", "v2", "v3"}
+    seen: list[tuple[int, str, list[str]]] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.is_set():
+            r = client.get(url)
+            ids = [t["id"] for t in r.json()["tracks"]] if r.status_code == 200 else []
+            seen.append((r.status_code, r.headers.get("X-Backbeat-Model", ""), ids))
+
+    askers = [threading.Thread(target=ask) for _ in range(4)]
+    for t in askers:
+        t.start()
+    for version in (1, 2, 3, 1):
+        registry.promote("recommendation", version)
+        time.sleep(1.3)
+    stop.set()
+    for t in askers:
+        t.join()
+    assert len(seen) > 20
+    assert {status for status, _, _ in seen} == {200}
+    for _, model, ids in seen:
+        assert ids == expected[model]  # wholly one version's answer
+    assert {"v1", "v2", "v3"} <= {model for _, model, _ in seen}

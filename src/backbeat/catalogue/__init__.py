@@ -22,6 +22,8 @@ from backbeat.catalogue._queue import QUEUE_NAME, RedisQueue, run_redis_worker
 from backbeat.catalogue._records import ApiKeyRecord, Job, QueueStats, TrackRecord, WorkerBeat
 from backbeat.catalogue._service import Catalogue
 from backbeat.catalogue._tracks import TrackRepository
+from backbeat.catalogue._trainer import Trainer
+from backbeat.catalogue._training import TrainingJob, TrainingJobRepository
 from backbeat.catalogue._worker import HEARTBEAT_S, AnalysisWorker, alive_window
 
 __all__ = [
@@ -49,6 +51,9 @@ __all__ = [
     "TrackMetadata",
     "TrackRecord",
     "TrackRepository",
+    "Trainer",
+    "TrainingJob",
+    "TrainingJobRepository",
     "UploadTooLarge",
     "WeeklyPlaylistRepository",
     "WorkerBeat",

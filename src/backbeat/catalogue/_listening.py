@@ -44,6 +44,21 @@ class EventRepository:
             )
             return [dict(row._mapping) for row in result]
 
+    async def interactions(self) -> list[Any]:
+        """Every event as a :class:`backbeat.recommend.Interaction`, oldest first."""
+        from backbeat.recommend import EventKind, Interaction
+
+        return [
+            Interaction(
+                user=row["user_id"],
+                item=row["track_id"],
+                timestamp=float(row["timestamp"]),
+                kind=EventKind(row["kind"]),
+                ms_played=row["ms_played"],
+            )
+            for row in await self.all()
+        ]
+
     async def top_tracks(self, user: str, *, since: float | None = None) -> list[tuple[str, int]]:
         """``(track_id, listens)`` for ``user`` since ``since`` (epoch s), most first."""
         e = listening_events.c

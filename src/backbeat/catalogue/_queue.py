@@ -19,7 +19,7 @@ from typing import Any
 
 from backbeat.catalogue._worker import AnalysisWorker
 
-__all__ = ["QUEUE_NAME", "RedisQueue", "analyze_track", "run_redis_worker"]
+__all__ = ["QUEUE_NAME", "RedisQueue", "analyze_track", "run_redis_worker", "train_model"]
 
 QUEUE_NAME = "backbeat:analysis"
 MAX_TRIES = 4
@@ -42,7 +42,7 @@ class RedisQueue:
         self.queue_name = queue_name
         self._pool: Any = None
 
-    async def enqueue(self, track_id: str, audio_sha256: str) -> None:
+    async def _connect(self) -> Any:
         from arq.connections import RedisSettings, create_pool
 
         if self._pool is None:
@@ -52,9 +52,18 @@ class RedisQueue:
                 job_deserializer=_loads,
                 default_queue_name=self.queue_name,
             )
-        await self._pool.enqueue_job(
+        return self._pool
+
+    async def enqueue(self, track_id: str, audio_sha256: str) -> None:
+        pool = await self._connect()
+        await pool.enqueue_job(
             "analyze_track", track_id, audio_sha256, _job_id=f"analyze:{track_id}:{audio_sha256}"
         )
+
+    async def enqueue_training(self, job_id: str) -> None:
+        """Put a training job (its row already queued) on the Redis queue."""
+        pool = await self._connect()
+        await pool.enqueue_job("train_model", job_id, _job_id=f"train:{job_id}")
 
     async def aclose(self) -> None:
         if self._pool is not None:
@@ -77,6 +86,18 @@ async def analyze_track(ctx: dict[str, Any], track_id: str, audio_sha256: str) -
     return outcome
 
 
+async def train_model(ctx: dict[str, Any], job_id: str) -> str:
+    """The arq job: claim this training row and run it (retries: the row's own backoff)."""
+    worker: AnalysisWorker = ctx["worker"]
+    await worker.heartbeat()
+    if worker.training is None:
+        return "skipped"  # a worker without a registry; the table keeps the job
+    job = await worker.training.jobs.claim(job_id)
+    if job is None:
+        return "skipped"
+    return await worker.training.run(job)
+
+
 async def run_redis_worker(
     worker: AnalysisWorker, redis_url: str, *, burst: bool, queue_name: str = QUEUE_NAME
 ) -> int:
@@ -86,7 +107,10 @@ async def run_redis_worker(
     from arq.worker import Worker, func
 
     arq_worker = Worker(
-        functions=[func(analyze_track, name="analyze_track", max_tries=MAX_TRIES, timeout=600)],
+        functions=[
+            func(analyze_track, name="analyze_track", max_tries=MAX_TRIES, timeout=600),
+            func(train_model, name="train_model", max_tries=1, timeout=3600),
+        ],
         queue_name=queue_name,
         redis_settings=RedisSettings.from_dsn(redis_url),
         burst=burst,

@@ -19,6 +19,7 @@ from backbeat.catalogue._listening import EventRepository, WeeklyPlaylistReposit
 from backbeat.catalogue._media import MediaStore, StoredMedia
 from backbeat.catalogue._metadata import TrackMetadata
 from backbeat.catalogue._tracks import TrackRepository
+from backbeat.catalogue._training import TrainingJobRepository
 from backbeat.errors import NotFound
 from backbeat.validation import parse_spotify_ref, validate_isrc
 
@@ -42,6 +43,7 @@ class Catalogue:
         self.events = EventRepository(engine)
         self.credentials = CredentialRepository(engine)
         self.playlists = WeeklyPlaylistRepository(engine)
+        self.training = TrainingJobRepository(engine)
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: AsyncEngine) -> Catalogue:

@@ -32,6 +32,7 @@ from backbeat.catalogue._jobs import JobRepository
 from backbeat.catalogue._media import MediaStore
 from backbeat.catalogue._records import Job, WorkerBeat, now
 from backbeat.catalogue._tracks import TrackRepository
+from backbeat.catalogue._trainer import Trainer
 from backbeat.errors import BackbeatError
 
 __all__ = ["HEARTBEAT_S", "AnalysisWorker", "alive_window"]
@@ -58,6 +59,7 @@ class AnalysisWorker:
         idle_poll_s: float = 1.0,
         mode: str = "embedded",
         heartbeat_s: float = HEARTBEAT_S,
+        training: Trainer | None = None,
     ) -> None:
         self.jobs = jobs
         self.tracks = tracks
@@ -68,6 +70,7 @@ class AnalysisWorker:
         self.idle_poll_s = idle_poll_s
         self.mode = mode
         self.heartbeat_s = heartbeat_s
+        self.training = training
         self.processed = 0
         self.failed = 0
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -116,6 +119,8 @@ class AnalysisWorker:
         await self.heartbeat()
         job = await self.jobs.claim()
         if job is None:
+            if self.training is not None:
+                return await self.training.run_one()
             return False
         await self.process(job)
         return True

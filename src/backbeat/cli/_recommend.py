@@ -147,21 +147,10 @@ def recommend_train(
 
 
 def _database_events() -> list[Any]:
-    from backbeat.recommend import EventKind, Interaction
+    async def work(catalogue: Any) -> list[Any]:
+        return list(await catalogue.events.interactions())
 
-    async def work(catalogue: Any) -> list[dict[str, Any]]:
-        return list(await catalogue.events.all())
-
-    return [
-        Interaction(
-            user=row["user_id"],
-            item=row["track_id"],
-            timestamp=float(row["timestamp"]),
-            kind=EventKind(row["kind"]),
-            ms_played=row["ms_played"],
-        )
-        for row in run_with_catalogue(work)
-    ]
+    return run_with_catalogue(work)
 
 
 @recommend_app.command("serve-model")

@@ -78,13 +78,14 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see 
 def worker(
     once: Annotated[bool, typer.Option(help="Process the due jobs, then exit.")] = False,
 ) -> None:
-    """Run analysis jobs (from Redis when REDIS_URL is set, else the database table).
+    """Run analysis and training jobs (from Redis when REDIS_URL is set, else the table).
 
     Logs a line when it starts, one per job and its totals when it stops; run as
     many as you like, on any machine that reaches the database and the media folder.
     """
-    from backbeat.catalogue import AnalysisWorker, run_redis_worker
+    from backbeat.catalogue import AnalysisWorker, Trainer, run_redis_worker
     from backbeat.cli._logging import configure_logging
+    from backbeat.recommend import ModelRegistry
     from backbeat.settings import Settings
 
     settings = Settings.from_env()
@@ -92,7 +93,11 @@ def worker(
 
     async def work(catalogue: Any) -> int:
         mode = "redis" if settings.redis_url else "database"
-        runner = AnalysisWorker(catalogue.jobs, catalogue.tracks, catalogue.media, mode=mode)
+        registry = ModelRegistry(settings.data_dir / "models")  # the one `serve` reads
+        trainer = Trainer(catalogue.training, catalogue.events, registry)
+        runner = AnalysisWorker(
+            catalogue.jobs, catalogue.tracks, catalogue.media, mode=mode, training=trainer
+        )
         if once:
             await runner.start()
             try:

@@ -87,7 +87,7 @@ class RecommendationEngine:
         are accepted and not used: the playlist is personal, not per track."""
         if type != "discover_weekly":
             raise ValidationError(
-                "validation.playlist_type",
+                "recommend.playlist_type",
                 details={"type": type},
                 message="Unknown playlist type {type!r}; use discover_weekly.",
             )

@@ -22,9 +22,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backbeat._version import __version__
-from backbeat.catalogue import AnalysisWorker, Catalogue, CatalogueModel, RedisQueue
+from backbeat.catalogue import AnalysisWorker, Catalogue, CatalogueModel, RedisQueue, Trainer
 from backbeat.errors import BackbeatError, NotFound
 from backbeat.i18n import Translator
+from backbeat.server._admin import retrain_on_schedule
+from backbeat.server._admin import router as admin_router
 from backbeat.server._auth import token_service
 from backbeat.server._context import RequestContextMiddleware
 from backbeat.server._credentials import router as credentials_router
@@ -58,20 +60,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.services = services
             worker_task = None
             if resolved.embedded_worker:
+                catalogue = services.catalogue
                 services.worker = AnalysisWorker(
-                    services.catalogue.jobs,
-                    services.catalogue.tracks,
-                    services.catalogue.media,
+                    catalogue.jobs,
+                    catalogue.tracks,
+                    catalogue.media,
                     wake=services.jobs_waiting,
                     on_result=services.results.invalidate,
                     on_outcome=app.state.metrics.observe_analysis,
+                    training=Trainer(catalogue.training, catalogue.events, services.registry),
                 )
                 worker_task = asyncio.create_task(
                     services.worker.run(), name="backbeat-analysis-worker"
                 )
+            schedule = None
+            if resolved.retrain_interval_h > 0:
+                schedule = asyncio.create_task(
+                    retrain_on_schedule(services), name="backbeat-retrain-schedule"
+                )
             try:
                 yield
             finally:
+                if schedule is not None:
+                    schedule.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await schedule
                 if services.queue is not None:
                     await services.queue.aclose()
                 if worker_task is not None:
@@ -97,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recommendations_router)
     app.include_router(events_router)
     app.include_router(users_router)
+    app.include_router(admin_router)
     app.include_router(credentials_router)
     app.include_router(metrics_router)
     app.state.metrics = Metrics()
@@ -120,13 +134,15 @@ def _services(toolkit: Toolkit) -> Services:
     """What the routes share: the catalogue on the toolkit's engine, caches, the queue."""
     settings = toolkit.settings
     catalogue = Catalogue.from_settings(settings, toolkit.database_engine())
+    registry = toolkit.model_registry()
     return Services(
         settings=settings,
         toolkit=toolkit,
         catalogue=catalogue,
         results=ResultCache(toolkit.cache),
         # Rebuilt when the database's catalogue fingerprint changes (any process's writes).
-        model=CatalogueModel(catalogue.tracks, registry=toolkit.model_registry()),
+        model=CatalogueModel(catalogue.tracks, registry=registry),
+        registry=registry,
         queue=RedisQueue(settings.redis_url, settings.queue_name) if settings.redis_url else None,
     )
 

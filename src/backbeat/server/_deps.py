@@ -72,6 +72,7 @@ class Services:
     jobs_waiting: asyncio.Event = field(default_factory=asyncio.Event)
     worker: AnalysisWorker | None = None
     keyring: Any = None  # the credentials keyring, loaded on first use
+    registry: Any = None  # backbeat.recommend.ModelRegistry under <data_dir>/models
 
     async def enqueued(self, track_id: str, audio_sha256: str) -> None:
         """A job was queued: wake the embedded worker, hand it to Redis when configured."""
@@ -84,6 +85,18 @@ class Services:
             await self.queue.enqueue(track_id, audio_sha256)
         except (OSError, ConnectionError, RedisError) as exc:  # polling workers still see it
             log.warning("could not enqueue analysis of %s (%s)", track_id, type(exc).__name__)
+
+    async def training_requested(self, job_id: str) -> None:
+        """A training job was queued: wake the embedded worker, tell Redis workers."""
+        from redis.exceptions import RedisError
+
+        self.jobs_waiting.set()
+        if self.queue is None:
+            return
+        try:
+            await self.queue.enqueue_training(job_id)
+        except (OSError, ConnectionError, RedisError) as exc:  # polling workers still see it
+            log.warning("could not enqueue training %s (%s)", job_id, type(exc).__name__)
 
 
 def get_services(request: Request) -> Services:

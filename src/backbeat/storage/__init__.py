@@ -19,6 +19,7 @@ from backbeat.storage._schema import (
     metadata,
     track_analyses,
     tracks,
+    training_jobs,
     weekly_playlists,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "to_async_url",
     "track_analyses",
     "tracks",
+    "training_jobs",
     "upgrade",
     "weekly_playlists",
 ]

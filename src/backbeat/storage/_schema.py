@@ -181,3 +181,24 @@ weekly_playlists = sa.Table(
     sa.Column("model", sa.String(50), nullable=False),  # what generated it (v<n> / content)
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+#: Model training jobs (``POST /v1/admin/models/train``, scheduled retrains): the same
+#: queue discipline as analysis jobs (compare-and-set claims, leases, backoff).
+training_jobs = sa.Table(
+    "training_jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),  # the registry's model name
+    sa.Column("recipe", sa.Text, nullable=False),  # JSON, see backbeat.recommend.build_recipe
+    sa.Column("promote", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | done | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    sa.Column("error_code", sa.String(200)),
+    sa.Column("result", sa.Text),  # JSON: version, promoted, score, production_score, reason
+    sa.Column("requested_by", sa.String(200)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_training_jobs_status", training_jobs.c.status, training_jobs.c.not_before)
