@@ -10,10 +10,11 @@ through content with weight :data:`CONTENT_WEIGHT`, and cold seeds get content
 neighbours. With nothing promoted,
 content alone serves, as before.
 
-Rebuilt when the catalogue changes (a cheap fingerprint query: track and analysis counts
-and latest timestamps, so analyses finished by a separate worker count too) or when the
-production pointer moves (read at most every :data:`POINTER_CHECK_S` seconds, in every
-process, so a promotion reaches every worker without a restart). The rebuild runs in a
+Rebuilt when the catalogue changes (a fingerprint query: track and analysis counts and
+latest timestamps, so analyses finished by a separate worker count too) or when the
+production pointer moves; both are read at most every :data:`POINTER_CHECK_S` seconds,
+in every process, so a promotion or a new analysis reaches every worker within a second
+and without a restart, and a request costs no aggregate query. The rebuild runs in a
 worker thread; a request holds the :class:`FittedCatalogue` it started with, so it is
 answered wholly by the old version or wholly by the new one, never a mix.
 """
@@ -67,6 +68,7 @@ class CatalogueModel:
         self._built: tuple[tuple[Any, ...], FittedCatalogue] | None = None
         self._lock = asyncio.Lock()
         self._pointer: tuple[float, int | None] = (-1e9, None)
+        self._catalogue_seen: tuple[float, tuple[Any, ...]] = (-1e9, ())
 
     def production_version(self) -> int | None:
         """The promoted version, re-read from the registry at most every POINTER_CHECK_S."""
@@ -87,7 +89,11 @@ class CatalogueModel:
         """The current model; raises ``NotFound`` when the catalogue is empty."""
         async with self._lock:
             version = self.production_version()
-            fingerprint = (*await self.tracks.fingerprint(), version)
+            checked, known = self._catalogue_seen
+            if time.monotonic() - checked >= POINTER_CHECK_S:
+                known = await self.tracks.fingerprint()  # two aggregate queries: not per request
+                self._catalogue_seen = (time.monotonic(), known)
+            fingerprint = (*known, version)
             if self._built is None or self._built[0] != fingerprint:
                 rows = await self.tracks.with_features()
                 fitted = await asyncio.to_thread(self._fit, rows, version)

@@ -159,6 +159,13 @@ class ItemCooccurrence(_Fitted):
         _check_n(n)
         self._require()
         i = self._item_position(item)
-        row = np.asarray(self._sim[i].todense()).ravel()
-        top = _top(row, n, np.array([i]))
-        return [(self.item_list[j], float(row[j])) for j in top if row[j] > 0]
+        # The similarity row is sparse: rank its non-zeros only (the diagonal is zero).
+        start, end = self._sim.indptr[i], self._sim.indptr[i + 1]
+        cols, vals = self._sim.indices[start:end], self._sim.data[start:end]
+        keep = vals > 0
+        cols, vals = cols[keep], vals[keep]
+        order = np.lexsort((cols, -vals))[:n]
+        return [
+            (self.item_list[int(j)], float(v))
+            for j, v in zip(cols[order], vals[order], strict=True)
+        ]

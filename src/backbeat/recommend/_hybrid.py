@@ -18,7 +18,6 @@ from backbeat.errors import NotFound, ValidationError
 from backbeat.recommend._baselines import _check_n, _Fitted
 from backbeat.recommend._catalogue import Catalogue
 from backbeat.recommend._data import InteractionMatrix
-from backbeat.recommend._index import top_k as _top
 
 __all__ = ["ColdStartBlend", "Hybrid"]
 
@@ -82,16 +81,23 @@ class Hybrid(_Fitted):
         _check_n(n)
         self._require()
         self._item_position(item)
-        votes = np.zeros(len(self.item_list))
+        # Votes over the candidates only (at most 3n per component), not the catalogue.
+        votes: dict[str, float] = {}
         for component, weight in self.components:
+            if weight == 0:
+                continue
             try:
                 similar = component.similar_items(item, n * 3)
             except NotFound:  # a component that does not know the item abstains
                 continue
             for rank, (other, _) in enumerate(similar, start=1):
-                votes[self._item_ix[other]] += weight / rank
-        top = _top(votes, n, np.array([self._item_ix[item]]))
-        return [(self.item_list[j], float(votes[j])) for j in top if votes[j] > 0]
+                votes[other] = votes.get(other, 0.0) + weight / rank
+        votes.pop(item, None)
+        ix = self._item_ix
+        ranked = sorted(
+            ((v, o) for o, v in votes.items() if v > 0), key=lambda vo: (-vo[0], ix[vo[1]])
+        )
+        return [(other, float(v)) for v, other in ranked[:n]]
 
 
 class ColdStartBlend(_Fitted):

@@ -27,7 +27,8 @@ def top_k(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.n
     k = min(k, int(np.isfinite(s).sum()))
     if k <= 0:
         return np.empty(0, dtype=np.int64)
-    part = np.argpartition(-s, k - 1)[:k]
+    # The k largest without negating a copy of the whole array first.
+    part = np.argpartition(s, s.size - k)[s.size - k :]
     return part[np.argsort(-s[part], kind="stable")]
 
 
