@@ -123,6 +123,16 @@ def _load_process(port: int, rate: float, key: str, paths: list[str]) -> dict[st
     return result
 
 
+def _serve(backbeat: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``backbeat serve --workers 2`` on ``port``, quiet."""
+    return subprocess.Popen(
+        [backbeat, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def _model_header(url: str, key: str) -> str:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
     try:
@@ -199,12 +209,7 @@ def recommendations_at_scale() -> None:
         second = registry.register("recommendation", model)
         registry.promote("recommendation", first.version)
         port = 8766
-        server = subprocess.Popen(
-            [backbeat, "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = _serve(backbeat, port, env)
         base = f"http://127.0.0.1:{port}"
         url = f"{base}/v1/recommendations?seed_tracks={ids[0]}&limit=20"
         try:
@@ -305,12 +310,7 @@ def main() -> None:
             [backbeat, "import", str(manifest)], env=env, check=True, capture_output=True
         )
         port = 8765
-        server = subprocess.Popen(
-            [backbeat, "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = _serve(backbeat, port, env)
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 120

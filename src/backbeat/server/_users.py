@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from backbeat.catalogue import Catalogue, FittedCatalogue
 from backbeat.server._deps import Reader, ServicesDep
@@ -47,38 +48,38 @@ def _paging(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class TopPage:
+    """The query of both top endpoints: a time range and a page."""
+
+    time_range: TimeRange = "medium_term"
+    limit: Annotated[int, Query(ge=1, le=50)] = 20
+    offset: Annotated[int, Query(ge=0)] = 0
+
+
+Top = Annotated[TopPage, Depends()]
+
+
 async def _top(catalogue: Catalogue, user: str, time_range: str) -> list[tuple[str, int]]:
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=_RANGES[time_range])
     return await catalogue.events.top_tracks(user, since=since.timestamp())
 
 
 @router.get("/{user}/top/tracks", summary="A user's most played tracks (Spotify's paging object)")
-async def top_tracks(
-    user: User,
-    services: ServicesDep,
-    _: Reader,
-    time_range: TimeRange = "medium_term",
-    limit: Annotated[int, Query(ge=1, le=50)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+async def top_tracks(user: User, page: Top, services: ServicesDep, _: Reader) -> dict[str, Any]:
     catalogue = services.catalogue
-    ranked = [t for t, _ in await _top(catalogue, user, time_range)]
+    limit, offset = page.limit, page.offset
+    ranked = [t for t, _ in await _top(catalogue, user, page.time_range)]
     records = await catalogue.records(ranked[offset : offset + limit])
     items = [records[t].to_spotify() for t in ranked[offset : offset + limit] if t in records]
     return _paging(f"/v1/users/{user}/top/tracks", items, len(ranked), limit, offset)
 
 
 @router.get("/{user}/top/artists", summary="A user's most played artists (by listens)")
-async def top_artists(
-    user: User,
-    services: ServicesDep,
-    _: Reader,
-    time_range: TimeRange = "medium_term",
-    limit: Annotated[int, Query(ge=1, le=50)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+async def top_artists(user: User, page: Top, services: ServicesDep, _: Reader) -> dict[str, Any]:
     catalogue = services.catalogue
-    counts = await _top(catalogue, user, time_range)
+    limit, offset = page.limit, page.offset
+    counts = await _top(catalogue, user, page.time_range)
     records = await catalogue.records([t for t, _ in counts])
     listens: dict[str, int] = {}
     names: dict[str, str] = {}
