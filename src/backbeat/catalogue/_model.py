@@ -15,8 +15,10 @@ latest timestamps, so analyses finished by a separate worker count too) or when 
 production pointer moves; both are read at most every :data:`POINTER_CHECK_S` seconds,
 in every process, so a promotion or a new analysis reaches every worker within a second
 and without a restart, and a request costs no aggregate query. The rebuild runs in a
-worker thread; a request holds the :class:`FittedCatalogue` it started with, so it is
-answered wholly by the old version or wholly by the new one, never a mix.
+worker thread by the request that found the model stale; requests arriving meanwhile are
+answered by the current model rather than waiting. A request holds the
+:class:`FittedCatalogue` it started with, so it is answered wholly by the old version or
+wholly by the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -86,14 +88,23 @@ class CatalogueModel:
         return self._built[1] if self._built is not None else None
 
     async def get(self) -> FittedCatalogue:
-        """The current model; raises ``NotFound`` when the catalogue is empty."""
-        async with self._lock:
-            version = self.production_version()
-            checked, known = self._catalogue_seen
-            if time.monotonic() - checked >= POINTER_CHECK_S:
-                known = await self.tracks.fingerprint()  # two aggregate queries: not per request
+        """The current model; raises ``NotFound`` when the catalogue is empty.
+
+        The request that finds the model stale rebuilds it (in a thread); requests that
+        arrive meanwhile are answered by the model being replaced rather than waiting
+        (a rebuild takes seconds on a large catalogue)."""
+        version = self.production_version()
+        checked, known = self._catalogue_seen
+        if time.monotonic() - checked >= POINTER_CHECK_S:
+            if known:  # the others keep the last fingerprint while one reader refreshes it
                 self._catalogue_seen = (time.monotonic(), known)
-            fingerprint = (*known, version)
+            known = await self.tracks.fingerprint()  # two aggregate queries: not per request
+            self._catalogue_seen = (time.monotonic(), known)
+        fingerprint = (*known, version)
+        built = self._built
+        if built is not None and (built[0] == fingerprint or self._lock.locked()):
+            return built[1]
+        async with self._lock:
             if self._built is None or self._built[0] != fingerprint:
                 rows = await self.tracks.with_features()
                 fitted = await asyncio.to_thread(self._fit, rows, version)
