@@ -123,6 +123,20 @@ def _load_process(port: int, rate: float, key: str, paths: list[str]) -> dict[st
     return result
 
 
+def _embedded_env(data_dir: str) -> dict[str, str]:
+    """The embedded defaults (SQLite, memory cache) under ``data_dir``, limits out of the way."""
+    env = {
+        **os.environ,
+        "BACKBEAT_DATA_DIR": data_dir,
+        "BACKBEAT_RATE_LIMIT_READ": "1000000/s",
+        "BACKBEAT_RATE_LIMIT_WRITE": "1000000/s",
+        "BACKBEAT_LOG_LEVEL": "WARNING",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    return env
+
+
 def _serve(backbeat: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """``backbeat serve --workers 2`` on ``port``, quiet."""
     return subprocess.Popen(
@@ -155,14 +169,7 @@ def recommendations_at_scale() -> None:
     n_tracks, n_users, n_events = 100_000, 50_000, 1_000_000
     backbeat = str(Path(sys.executable).with_name("backbeat"))
     with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "BACKBEAT_DATA_DIR": tmp,
-            "BACKBEAT_RATE_LIMIT_READ": "1000000/s",
-            "BACKBEAT_LOG_LEVEL": "WARNING",
-        }
-        env.pop("DATABASE_URL", None)
-        env.pop("REDIS_URL", None)
+        env = _embedded_env(tmp)
         ids = [f"{i:022d}" for i in range(n_tracks)]
 
         async def fill() -> None:
@@ -276,15 +283,7 @@ def main() -> None:
         return
     backbeat = str(Path(sys.executable).with_name("backbeat"))
     with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "BACKBEAT_DATA_DIR": tmp,
-            "BACKBEAT_RATE_LIMIT_READ": "1000000/s",
-            "BACKBEAT_RATE_LIMIT_WRITE": "1000000/s",
-            "BACKBEAT_LOG_LEVEL": "WARNING",
-        }
-        env.pop("DATABASE_URL", None)
-        env.pop("REDIS_URL", None)
+        env = _embedded_env(tmp)
         created = subprocess.run(
             [backbeat, "apikey", "create", "--name", "bench", "--scopes", "read,write"],
             env=env,

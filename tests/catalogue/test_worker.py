@@ -98,3 +98,26 @@ async def test_heartbeats_list_live_workers_and_forget_stopped_ones(
     assert await catalogue.jobs.workers(seen_within=dt.timedelta(0)) == []
     await worker.stop()
     assert await catalogue.jobs.workers(seen_within=alive_window()) == []
+
+
+async def test_a_training_job_without_events_fails_once_and_says_why(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    from backbeat.catalogue import Trainer
+    from backbeat.recommend import ModelRegistry
+
+    trainer = Trainer(catalogue.training, catalogue.events, ModelRegistry(tmp_path / "models"))
+    job, created = await catalogue.training.request(
+        "recommendation", {"model": "item_cooccurrence"}, promote=True, requested_by="test"
+    )
+    assert created
+    again, created_again = await catalogue.training.request(
+        "recommendation", {"model": "als"}, promote=True, requested_by="t", unless_pending=True
+    )
+    assert (again.id, created_again) == (job.id, False)  # one pending job per model
+    worker = AnalysisWorker(catalogue.jobs, catalogue.tracks, catalogue.media, training=trainer)
+    assert await worker.run_once()  # no analysis due: the training job is taken
+    done = await catalogue.training.get(job.id)
+    assert done is not None
+    assert (done.status, done.error_code, done.attempts) == ("failed", "recommend.no_events", 1)
+    assert not await worker.run_once()  # not retried: nothing left to do

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.integration.test_service_postgres import database  # noqa: F401 (fixture)
-from tests.server.test_recommendations import ARTIST, GROUP_X, GROUP_Y
+from tests.server.test_recommendations import ARTIST, GROUP_X, GROUP_Y, planted_events
 
 pytestmark = [pytest.mark.integration]
 BACKBEAT = str(Path(sys.executable).with_name("backbeat"))
@@ -79,14 +78,7 @@ def test_two_service_processes_serve_a_model_trained_by_a_worker_process(
                 meta = {"id": track, "name": track, "artists": [{"id": ARTIST, "name": "S"}]}
                 posted = client.post("/v1/tracks", data={"metadata": json.dumps(meta)})
                 assert posted.status_code == 201, posted.text
-            rng, now, events = random.Random(5), time.time(), []
-            for u in range(30):
-                group = GROUP_X if u % 2 == 0 else GROUP_Y
-                for n, track in enumerate(rng.sample(group, 8)):
-                    events.append(
-                        {"user": f"user-{u}", "track": track, "timestamp": now - 86400 * (9 - n)}
-                    )
-            assert client.post("/v1/events", json={"events": events}).status_code == 202
+            assert client.post("/v1/events", json={"events": planted_events()}).status_code == 202
             queued = client.post("/v1/admin/models/train", json={"factors": 8})
             assert queued.status_code == 202, queued.text
             job, deadline = queued.json(), time.monotonic() + 90

@@ -812,3 +812,11 @@ async def test_the_engine_generates_the_seeds_discover_weekly(tmp_path) -> None:
     assert not {p.track for p in picks} & {e.item for e in log.events if e.user == user}
     with pytest.raises(ValidationError):
         await engine.generate(user_id=user, type="release_radar")
+
+
+def test_an_unknown_recipe_is_refused_naming_the_known_ones() -> None:
+    from backbeat.recommend import build_recipe
+
+    with pytest.raises(ValidationError) as raised:
+        build_recipe({"model": "deep_magic"})
+    assert "hybrid, als, item_cooccurrence" in raised.value.message

@@ -46,17 +46,19 @@ def _plant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, artists_per_group: i
                 meta["genres"] = ["house"]
                 response = client.post("/v1/tracks", data={"metadata": json.dumps(meta)})
                 assert response.status_code == 201, response.text
-        rng = random.Random(5)
-        now = time.time()
-        events = []
-        for u in range(30):
-            group = GROUP_X if u % 2 == 0 else GROUP_Y
-            for n, track in enumerate(rng.sample(group, 8)):
-                events.append(
-                    {"user": f"user-{u}", "track": track, "timestamp": now - 86400 * (9 - n)}
-                )
-        assert client.post("/v1/events", json={"events": events}).status_code == 202
+        assert client.post("/v1/events", json={"events": planted_events()}).status_code == 202
         yield client
+
+
+def planted_events() -> list[dict[str, object]]:
+    """30 users, even ones listening to 8 tracks of X, odd ones to 8 of Y, one a day."""
+    rng, now = random.Random(5), time.time()
+    events: list[dict[str, object]] = []
+    for u in range(30):
+        group = GROUP_X if u % 2 == 0 else GROUP_Y
+        for n, track in enumerate(rng.sample(group, 8)):
+            events.append({"user": f"user-{u}", "track": track, "timestamp": now - 86400 * (9 - n)})
+    return events
 
 
 def _artist(group: str, i: int) -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from backbeat.catalogue._records import TrackRecord
@@ -51,6 +51,7 @@ class FittedCatalogue:
     records: dict[str, TrackRecord]
     version: int | None = None  # the registry's production version in use, if any
     content: Any = None  # the content model alone (cold users, explanations)
+    artists: dict[str, tuple[str, ...]] = field(default_factory=dict)  # track -> artist ids
 
     @property
     def label(self) -> str:
@@ -137,14 +138,15 @@ class CatalogueModel:
         catalogue = Catalogue(tracks)
         content = ContentBased(catalogue).fit(InteractionMatrix.build([], items=catalogue.ids))
         records = {r.id: r for r, _ in rows}
+        artists = {t.id: t.artists for t in tracks}
         if version is None:
-            return FittedCatalogue(content, catalogue, records, None, content)
+            return FittedCatalogue(content, catalogue, records, None, content, artists)
         try:
             trained = self.registry.get_model(self.name, version)
         except (BackbeatError, OSError) as exc:  # a broken promotion must not stop serving
             log.warning(
                 "recommendations: cannot load %s v%s (%s); serving content", self.name, version, exc
             )
-            return FittedCatalogue(content, catalogue, records, None, content)
+            return FittedCatalogue(content, catalogue, records, None, content, artists)
         blend = ColdStartBlend(trained, content, CONTENT_WEIGHT).fit_combination(trained.data)
-        return FittedCatalogue(blend, catalogue, records, version, content)
+        return FittedCatalogue(blend, catalogue, records, version, content, artists)

@@ -83,6 +83,7 @@ class QueueStats:
     queued: int
     running: int
     failed: int
+    #: When the longest-waiting queued job entered the queue (a retry re-enters it).
     oldest_queued_at: dt.datetime | None
 
     @property

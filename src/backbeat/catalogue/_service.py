@@ -9,7 +9,7 @@ registering a track with its audio.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -62,10 +62,6 @@ class Catalogue:
                 raise NotFound(details={"id": value})
             return found
         return parse_spotify_ref(value, expected="track").id
-
-    async def records(self, track_ids: list[str]) -> dict[str, Any]:
-        """``{id: TrackRecord}`` for the registered ones among ``track_ids``."""
-        return await self.tracks.many(track_ids)
 
     async def register(self, metadata: TrackMetadata, audio: StoredMedia | None = None) -> bool:
         """Insert or update a track (and its stored audio); ``True`` when analysis is due."""

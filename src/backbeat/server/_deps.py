@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -75,28 +76,27 @@ class Services:
     registry: Any = None  # backbeat.recommend.ModelRegistry under <data_dir>/models
 
     async def enqueued(self, track_id: str, audio_sha256: str) -> None:
-        """A job was queued: wake the embedded worker, hand it to Redis when configured."""
-        from redis.exceptions import RedisError
-
-        self.jobs_waiting.set()
-        if self.queue is None:
-            return
-        try:
-            await self.queue.enqueue(track_id, audio_sha256)
-        except (OSError, ConnectionError, RedisError) as exc:  # polling workers still see it
-            log.warning("could not enqueue analysis of %s (%s)", track_id, type(exc).__name__)
+        """An analysis job was queued: wake the embedded worker, hand it to Redis."""
+        await self._handed_over(
+            f"analysis of {track_id}",
+            lambda queue: queue.enqueue(track_id, audio_sha256),
+        )
 
     async def training_requested(self, job_id: str) -> None:
-        """A training job was queued: wake the embedded worker, tell Redis workers."""
+        """A training job was queued: wake the embedded worker, hand it to Redis."""
+        await self._handed_over(f"training {job_id}", lambda queue: queue.enqueue_training(job_id))
+
+    async def _handed_over(self, what: str, send: Callable[[RedisQueue], Awaitable[None]]) -> None:
+        # The table keeps every job: if Redis is down, polling workers still see it.
         from redis.exceptions import RedisError
 
         self.jobs_waiting.set()
         if self.queue is None:
             return
         try:
-            await self.queue.enqueue_training(job_id)
-        except (OSError, ConnectionError, RedisError) as exc:  # polling workers still see it
-            log.warning("could not enqueue training %s (%s)", job_id, type(exc).__name__)
+            await send(self.queue)
+        except (OSError, ConnectionError, RedisError) as exc:
+            log.warning("could not enqueue %s (%s)", what, type(exc).__name__)
 
 
 def get_services(request: Request) -> Services:

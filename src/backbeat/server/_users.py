@@ -70,7 +70,7 @@ async def top_tracks(user: User, page: Top, services: ServicesDep, _: Reader) ->
     catalogue = services.catalogue
     limit, offset = page.limit, page.offset
     ranked = [t for t, _ in await _top(catalogue, user, page.time_range)]
-    records = await catalogue.records(ranked[offset : offset + limit])
+    records = await catalogue.tracks.many(ranked[offset : offset + limit])
     items = [records[t].to_spotify() for t in ranked[offset : offset + limit] if t in records]
     return _paging(f"/v1/users/{user}/top/tracks", items, len(ranked), limit, offset)
 
@@ -80,7 +80,7 @@ async def top_artists(user: User, page: Top, services: ServicesDep, _: Reader) -
     catalogue = services.catalogue
     limit, offset = page.limit, page.offset
     counts = await _top(catalogue, user, page.time_range)
-    records = await catalogue.records([t for t, _ in counts])
+    records = await catalogue.tracks.many([t for t, _ in counts])
     listens: dict[str, int] = {}
     names: dict[str, str] = {}
     for track, n in counts:
@@ -107,7 +107,7 @@ async def recently_played(
     plays = await catalogue.events.recently_played(
         user, limit=limit, before=before / 1000 if before is not None else None
     )
-    records = await catalogue.records([t for t, _ in plays])
+    records = await catalogue.tracks.many([t for t, _ in plays])
     items = [
         {
             "track": records[t].to_spotify(),
@@ -184,14 +184,13 @@ async def user_discover_weekly(
         played = [t for t, _ in await catalogue.events.top_tracks(user)]
         heard = await catalogue.events.heard(user)
         ordered = played + sorted(heard - set(played))  # most played first: the seeds
-        artists = {t: tuple(a["id"] for a in r.artists) for t, r in fitted.records.items()}
         picks = await asyncio.to_thread(
             lambda: discover_weekly(
                 fitted.model,
                 user,
                 week=wanted,
                 played=ordered,
-                artists=artists,
+                artists=fitted.artists,
                 content=fitted.content,
             )
         )
@@ -203,7 +202,7 @@ async def user_discover_weekly(
         stored = await catalogue.playlists.put_once(user, wanted, generated, fitted.label)
     rows, label = stored
     response.headers[MODEL_HEADER] = label
-    records = await catalogue.records([r["track"] for r in rows])
+    records = await catalogue.tracks.many([r["track"] for r in rows])
     tracks = [
         {**records[r["track"]].to_spotify(), "seeds": r["seeds"], "source": r["source"]}
         for r in rows
