@@ -24,7 +24,9 @@ ALLOWED: dict[str, set[str]] = {
     "_health": set(),
     "core": _LOW,
     "cache": _LOW,
-    "security": _LOW,
+    # The key manager reads its provider from settings and shares key usage counters
+    # through the database (create_key_manager).
+    "security": _LOW | {"settings", "storage"},
     "ratelimit": _LOW,
     "i18n": _LOW,
     "validation": _LOW | {"spotify"},

@@ -77,6 +77,14 @@ _ACCEPTED: dict[str, str] = {
     "media_root": "a directory whose files POST /v1/tracks may name by `audio_path`",
     "log_format": "json or text",
     "queue_name": "a Redis key prefix for the analysis job queue",
+    "key_provider": "local (the keyring) or pkcs11 (an HSM)",
+    "pkcs11_module": "the path of the PKCS#11 module (.so), e.g. /usr/lib/softhsm/libsofthsm2.so",
+    "pkcs11_token": "the label of the PKCS#11 token",
+    "pkcs11_pin": "the token's user PIN",
+    "pkcs11_pin_file": "a path to a file holding the token's user PIN",
+    "pkcs11_key_label": "the label of the master key in the token",
+    "key_max_age_days": "days before the master key rotates (0 or more; 0: no age limit)",
+    "key_max_encryptions": "data keys one master key may wrap before it rotates (1 to 2**32)",
 }
 
 
@@ -152,6 +160,20 @@ class Settings(BaseSettings):
     # Retrain the recommendation model from stored events every N hours (0: never; the
     # default, so that nothing trains behind an operator's back on the embedded default).
     retrain_interval_h: float = Field(0.0, ge=0, validation_alias="BACKBEAT_RETRAIN_INTERVAL_H")
+    # Where the master key lives: the local keyring, or a PKCS#11 module (an HSM).
+    key_provider: Literal["local", "pkcs11"] = Field(
+        "local", validation_alias="BACKBEAT_KEY_PROVIDER"
+    )
+    pkcs11_module: str | None = Field(None, validation_alias="BACKBEAT_PKCS11_MODULE")
+    pkcs11_token: str | None = Field(None, validation_alias="BACKBEAT_PKCS11_TOKEN")
+    pkcs11_pin: SecretStr | None = Field(None, validation_alias="BACKBEAT_PKCS11_PIN")
+    pkcs11_pin_file: Path | None = Field(None, validation_alias="BACKBEAT_PKCS11_PIN_FILE")
+    pkcs11_key_label: str = Field("backbeat-master", validation_alias="BACKBEAT_PKCS11_KEY_LABEL")
+    # Rotation policy of the master key (NIST SP 800-38D caps random-nonce GCM at 2**32).
+    key_max_age_days: float = Field(90.0, ge=0, validation_alias="BACKBEAT_KEY_MAX_AGE_DAYS")
+    key_max_encryptions: int = Field(
+        2**30, ge=1, le=2**32, validation_alias="BACKBEAT_KEY_MAX_ENCRYPTIONS"
+    )
     # Optional: also accept HS256 JWT bearer tokens (claims: sub, exp, scope, aud=backbeat).
     jwt_secret: SecretStr | None = Field(None, validation_alias="BACKBEAT_JWT_SECRET")
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from backbeat.cache import MemoryCache, TieredCache
     from backbeat.ratelimit import Limit, RateLimiter
     from backbeat.recommend import ModelManager, ModelRegistry, RecommendationEngine
-    from backbeat.security import Keyring
+    from backbeat.security import KeyManager, Keyring
 
 __all__ = ["SEED_KEYS", "Toolkit", "create_enterprise_utils_suite"]
 
@@ -72,6 +72,7 @@ class Toolkit:
         self._engine: AsyncEngine | None = None
         self._cache: MemoryCache | TieredCache | None = None
         self._keyring: Keyring | None = None
+        self._key_manager: KeyManager | None = None
         self._audit: AuditTrail | None = None
         self._models: ModelManager | None = None
         self._engine_rec: RecommendationEngine | None = None
@@ -114,6 +115,9 @@ class Toolkit:
 
             if get_default_trail() is audit:
                 set_default_trail(None)
+        if self._key_manager is not None:
+            manager, self._key_manager = self._key_manager, None
+            await manager.aclose()
         if self._cache is not None:
             cache, self._cache = self._cache, None
             await cache.close()
@@ -210,15 +214,29 @@ class Toolkit:
         s = self.settings
         if s.encryption_key is not None or s.encryption_key_file is not None:
             return self.keyring
-        from backbeat.security import Keyring
+        from backbeat.security import local_keyring
 
-        path = s.data_dir / "audit.keys"
-        if path.exists():
-            return Keyring.from_file(path)
-        ring = Keyring.generate()
-        ring.save(path)
-        log.warning("audit: created %s; back it up, it is what proves the audit log", path)
-        return ring
+        return local_keyring(s)[0]
+
+    @property
+    def key_manager(self) -> KeyManager:
+        """The :class:`~backbeat.security.KeyManager`: ``BACKBEAT_KEY_PROVIDER``'s master
+        key (the local keyring, or an HSM through PKCS#11), usage counters in this
+        toolkit's database. Built on first access; closed with the toolkit."""
+        if self._key_manager is None:
+            from backbeat.security import (
+                KeyManager,
+                SqlKeyUsageStore,
+                policy_from_settings,
+                provider_from_settings,
+            )
+
+            s = self.settings
+            usage = SqlKeyUsageStore(self.database_engine(), migrate=s.database_backend == "sqlite")
+            self._key_manager = KeyManager(
+                provider_from_settings(s), usage, policy_from_settings(s)
+            )
+        return self._key_manager
 
     async def migrate(self) -> None:
         """Bring the database schema up to date (Alembic ``upgrade head``)."""

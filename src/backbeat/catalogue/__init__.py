@@ -7,7 +7,12 @@ HTTP in it: :class:`Catalogue` (repositories by aggregate on one engine, and the
 (SQLAlchemy) and, to analyse, ``audio``.
 """
 
-from backbeat.catalogue._accounts import ApiKeyRepository, CredentialRepository, StoredCredential
+from backbeat.catalogue._accounts import (
+    ApiKeyRepository,
+    CredentialRepository,
+    StoredCredential,
+    credential_binding,
+)
 from backbeat.catalogue._jobs import LEASE, MAX_ATTEMPTS, JobRepository
 from backbeat.catalogue._listening import EventRepository, WeeklyPlaylistRepository
 from backbeat.catalogue._media import (
@@ -20,6 +25,12 @@ from backbeat.catalogue._metadata import ArtistMetadata, TrackMetadata
 from backbeat.catalogue._model import CatalogueModel, FittedCatalogue
 from backbeat.catalogue._queue import QUEUE_NAME, RedisQueue, run_redis_worker
 from backbeat.catalogue._records import ApiKeyRecord, Job, QueueStats, TrackRecord, WorkerBeat
+from backbeat.catalogue._reencrypt import (
+    SEALED_COLUMNS,
+    Reencryption,
+    ReencryptionResult,
+    SealedColumn,
+)
 from backbeat.catalogue._service import Catalogue
 from backbeat.catalogue._tracks import TrackRepository
 from backbeat.catalogue._trainer import Trainer
@@ -31,6 +42,7 @@ __all__ = [
     "LEASE",
     "MAX_ATTEMPTS",
     "QUEUE_NAME",
+    "SEALED_COLUMNS",
     "AnalysisWorker",
     "ApiKeyRecord",
     "ApiKeyRepository",
@@ -46,6 +58,9 @@ __all__ = [
     "MediaStore",
     "QueueStats",
     "RedisQueue",
+    "Reencryption",
+    "ReencryptionResult",
+    "SealedColumn",
     "StoredCredential",
     "StoredMedia",
     "TrackMetadata",
@@ -58,5 +73,6 @@ __all__ = [
     "WeeklyPlaylistRepository",
     "WorkerBeat",
     "alive_window",
+    "credential_binding",
     "run_redis_worker",
 ]

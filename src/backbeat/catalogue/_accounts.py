@@ -70,6 +70,12 @@ class StoredCredential:
     updated_at: dt.datetime
 
 
+def credential_binding(owner: str, provider: str) -> bytes:
+    """The associated data a credential's ciphertext is bound to: moved to another row,
+    it no longer decrypts."""
+    return f"credentials|{owner}|{provider}".encode()
+
+
 class CredentialRepository:
     """Sealed third-party token sets, one per (owner, provider)."""
 

@@ -7,6 +7,7 @@ from backbeat.errors import SecurityError
 __all__ = [
     "CsrfError",
     "DecryptionError",
+    "HsmError",
     "InvalidSignature",
     "InvalidToken",
     "KeyDestroyed",
@@ -52,3 +53,11 @@ class CsrfError(SecurityError):
     default_code = "security.csrf"
     default_message = "The CSRF token is missing, invalid or expired."
     http_status = 403
+
+
+class HsmError(SecurityError):
+    """The key module (PKCS#11) is misconfigured, refused us, or failed; never names the PIN."""
+
+    default_code = "security.hsm_error"
+    default_message = "The hardware security module failed."
+    http_status = 503

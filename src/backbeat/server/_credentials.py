@@ -1,12 +1,13 @@
 """``/v1/me/credentials/{provider}``: third-party tokens kept encrypted for their owner.
 
 A client stores, say, its user's Spotify OAuth tokens so that backbeat can call the
-provider on its behalf later. The token set is encrypted with the keyring
-(AES-256-GCM, :meth:`Keyring.encrypt_text`), the owner and provider bound in as
-associated data so a ciphertext cannot be moved to another row; the configured
-keyring (``ENCRYPTION_KEY``/``ENCRYPTION_KEY_FILE``) is used, else the embedded key
-file under the data dir. Reads return metadata only: a stored secret never leaves
-the service through the API, in a log or an audit record.
+provider on its behalf later. The token set is envelope-encrypted by the toolkit's
+:class:`~backbeat.security.KeyManager` (a data key wrapped by the master key of
+``BACKBEAT_KEY_PROVIDER``: the local keyring, or an HSM through PKCS#11), the owner
+and provider bound in as associated data so a ciphertext cannot be moved to another
+row. Rows sealed by earlier versions with the keyring alone still decrypt, and
+``backbeat keys reencrypt`` moves them to envelopes. Reads return metadata only: a
+stored secret never leaves the service through the API, in a log or an audit record.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
+from backbeat.catalogue import credential_binding
 from backbeat.errors import NotFound
 from backbeat.server._context import record_write
-from backbeat.server._deps import Reader, Services, ServicesDep, Writer
+from backbeat.server._deps import Reader, ServicesDep, Writer
 
 __all__ = ["router"]
 
@@ -35,17 +37,6 @@ class CredentialIn(BaseModel):
     scopes: Annotated[list[str], Field(max_length=100)] = Field(default_factory=list)
 
 
-def _bound(owner: str, provider: str) -> bytes:
-    return f"credentials|{owner}|{provider}".encode()
-
-
-def _keyring(services: Services) -> Any:
-    """The keyring credentials are sealed with, loaded once per app (not per request)."""
-    if services.keyring is None:
-        services.keyring = services.toolkit.audit_keyring()
-    return services.keyring
-
-
 def _owner(request: Request) -> str:
     return str(request.state.principal.actor)
 
@@ -55,9 +46,10 @@ async def put_credential(
     request: Request, provider: Provider, body: CredentialIn, services: ServicesDep, _: Writer
 ) -> Response:
     owner = _owner(request)
-    keyring = _keyring(services)
-    secret = json.dumps(body.model_dump(mode="json"))
-    ciphertext = keyring.encrypt_text(secret, associated_data=_bound(owner, provider))
+    secret = json.dumps(body.model_dump(mode="json")).encode()
+    ciphertext = await services.toolkit.key_manager.encrypt_user_data(
+        secret, associated_data=credential_binding(owner, provider)
+    )
     await services.catalogue.credentials.put(owner, provider, ciphertext, body.expires_at)
     await record_write(request, "credential.put", f"credential:{provider}", {"scopes": body.scopes})
     return Response(status_code=204)
@@ -71,8 +63,10 @@ async def get_credential(
     row = await services.catalogue.credentials.get(owner, provider)
     if row is None:
         raise NotFound(details={"provider": provider})
-    keyring = _keyring(services)
-    stored = json.loads(keyring.decrypt(row.ciphertext, associated_data=_bound(owner, provider)))
+    plain = await services.toolkit.key_manager.decrypt_user_data(
+        row.ciphertext, associated_data=credential_binding(owner, provider)
+    )
+    stored = json.loads(plain)
     return {
         "provider": provider,
         "scopes": stored.get("scopes", []),

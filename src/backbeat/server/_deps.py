@@ -72,7 +72,6 @@ class Services:
     queue: RedisQueue | None = None
     jobs_waiting: asyncio.Event = field(default_factory=asyncio.Event)
     worker: AnalysisWorker | None = None
-    keyring: Any = None  # the credentials keyring, loaded on first use
     registry: Any = None  # backbeat.recommend.ModelRegistry under <data_dir>/models
 
     async def enqueued(self, track_id: str, audio_sha256: str) -> None:

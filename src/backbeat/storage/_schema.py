@@ -15,8 +15,10 @@ __all__ = [
     "audit_checkpoints",
     "audit_events",
     "credentials",
+    "encryption_keys",
     "listening_events",
     "metadata",
+    "reencryption_runs",
     "track_analyses",
     "tracks",
 ]
@@ -202,3 +204,34 @@ training_jobs = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 sa.Index("ix_training_jobs_status", training_jobs.c.status, training_jobs.c.not_before)
+
+#: Master keys' shared bookkeeping (never key material): state and how many data keys each
+#: has wrapped, so every process applies the same rotation policy (migration 0008).
+encryption_keys = sa.Table(
+    "encryption_keys",
+    metadata,
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("provider", sa.String(16), nullable=False),  # local | pkcs11
+    sa.Column("state", sa.String(16), nullable=False),  # active | retired | destroyed
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("retired_at", sa.DateTime(timezone=True)),
+    sa.Column("encryptions", sa.BigInteger, nullable=False),
+)
+
+#: Re-encryption runs after a rotation: one row per run, its lease (owner, heartbeat) and
+#: its cursor per table, so a killed run resumes where it stopped (migration 0008).
+reencryption_runs = sa.Table(
+    "reencryption_runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("target_key_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # running | completed | failed
+    sa.Column("owner", sa.String(255), nullable=False),  # host:pid
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("cursor", sa.Text, nullable=False),  # JSON {table: last key done}
+    sa.Column("examined", sa.Integer, nullable=False),
+    sa.Column("rewritten", sa.Integer, nullable=False),
+    sa.Column("error_code", sa.String(200)),
+)
