@@ -373,7 +373,9 @@ class KeyManager:
         self.policy = policy or RotationPolicy()
         self.clock = clock
         self._cached: _CachedKey | None = None
-        self._unwrapped: OrderedDict[bytes, AESGCM] = OrderedDict()
+        # wrapped data key -> (its AEAD, the key, its re-wrap under a newer master key)
+        self._unwrapped: OrderedDict[bytes, tuple[AESGCM, bytes]] = OrderedDict()
+        self._rewrapped: OrderedDict[bytes, bytes] = OrderedDict()
         self._cache_size = decrypt_cache_size
         self._lock = threading.Lock()
         self._checked_at = 0.0
@@ -413,6 +415,7 @@ class KeyManager:
         with self._lock:
             self._cached = None
             self._unwrapped.clear()
+            self._rewrapped.clear()
             self._checked_at = 0.0
 
     # -- encryption -----------------------------------------------------------------
@@ -519,8 +522,12 @@ class KeyManager:
                 plain, key_rotation=False, associated_data=associated_data
             )
         flags, key_id, wrapped, offset = _parse(raw)
-        dek = await anyio.to_thread.run_sync(self._unwrap, wrapped)
-        aead = AESGCM(dek)
+        entry = self._unwrapped_entry(wrapped)
+        if entry is None:
+            dek = await anyio.to_thread.run_sync(self._unwrap, wrapped)
+            aead = self._remember(wrapped, dek)
+        else:
+            aead, dek = entry
         nonce, body = raw[offset : offset + _NONCE_LEN], raw[offset + _NONCE_LEN :]
         try:  # authenticates the token whether or not it needs rewrapping
             plain = aead.decrypt(nonce, body, raw[:offset] + b"\x1f" + associated_data)
@@ -529,9 +536,17 @@ class KeyManager:
         current = await anyio.to_thread.run_sync(self._provider.current_key_id)
         if key_id == current:
             return token
-        fresh = await anyio.to_thread.run_sync(self._wrap, dek)
+        # A data key shared by many records (the cache) is wrapped once under the new key.
+        with self._lock:
+            fresh = self._rewrapped.get(wrapped)
+        if fresh is None or self._provider.key_id_of(fresh) != current:
+            fresh = await anyio.to_thread.run_sync(self._wrap, dek)
+            await self._count(self._provider.key_id_of(fresh), 1)
+            with self._lock:
+                self._rewrapped[wrapped] = fresh
+                while len(self._rewrapped) > self._cache_size:
+                    self._rewrapped.popitem(last=False)
         fresh_id = self._provider.key_id_of(fresh)
-        await self._count(fresh_id, 1)
         # The header (key id, wrapped key) is authenticated: seal the body again under it.
         head = bytes((_VERSION, flags)) + _header(fresh_id, fresh)
         new_nonce = os.urandom(_NONCE_LEN)
@@ -547,16 +562,20 @@ class KeyManager:
         return self._provider.unwrap(wrapped, context=b"")
 
     def _unwrapped_key(self, wrapped: bytes) -> AESGCM | None:
+        entry = self._unwrapped_entry(wrapped)
+        return None if entry is None else entry[0]
+
+    def _unwrapped_entry(self, wrapped: bytes) -> tuple[AESGCM, bytes] | None:
         with self._lock:
-            aead = self._unwrapped.get(wrapped)
-            if aead is not None:
+            entry = self._unwrapped.get(wrapped)
+            if entry is not None:
                 self._unwrapped.move_to_end(wrapped)
-            return aead
+            return entry
 
     def _remember(self, wrapped: bytes, dek: bytes) -> AESGCM:
         aead = AESGCM(dek)
         with self._lock:
-            self._unwrapped[wrapped] = aead
+            self._unwrapped[wrapped] = (aead, dek)
             while len(self._unwrapped) > self._cache_size:
                 self._unwrapped.popitem(last=False)
         return aead
