@@ -141,10 +141,14 @@ async def test_the_master_key_rotates_at_its_encryption_limit() -> None:
     tokens = [await km.encrypt_user_data({"i": i}) for i in range(7)]
     ids = [km.key_id_of(t) for t in tokens]
     assert ids[:3] == [first] * 3
-    assert ids[3] != first and ids[3:6] == [ids[3]] * 3 and ids[6] not in (first, ids[3])
+    assert ids[3] != first
+    assert ids[3:6] == [ids[3]] * 3
+    assert ids[6] not in (first, ids[3])
     status = {s.key_id: s for s in await km.status()}
-    assert status[first].state == "retired" and status[first].encryptions == 3
-    assert status[ids[3]].state == "retired" and status[ids[6]].current
+    assert status[first].state == "retired"
+    assert status[first].encryptions == 3
+    assert status[ids[3]].state == "retired"
+    assert status[ids[6]].current
     assert all(s.encryptions <= 3 for s in status.values())
     for i, token in enumerate(tokens):
         assert await km.decrypt_user_data(token) == {"i": i}
@@ -161,7 +165,8 @@ async def test_the_master_key_rotates_at_its_age() -> None:
     token = await km.encrypt_user_data(b"x")
     assert km.key_id_of(token) != first
     (old,) = [s for s in await km.status() if s.key_id == first]
-    assert old.state == "retired" and old.age_days == pytest.approx(31)
+    assert old.state == "retired"
+    assert old.age_days == pytest.approx(31)
 
 
 async def test_without_key_rotation_the_policy_is_not_applied() -> None:
@@ -179,7 +184,8 @@ async def test_rewrap_moves_a_token_to_the_current_key_once() -> None:
     old = provider.current_key_id()
     new = await km.rotate()
     moved = await km.rewrap(token, associated_data=b"ad")
-    assert km.key_id_of(token) == old and km.key_id_of(moved) == new
+    assert km.key_id_of(token) == old
+    assert km.key_id_of(moved) == new
     assert await km.decrypt_user_data(moved, associated_data=b"ad") == {"secret": 1}
     provider.keyring.remove(old)  # the retired key can go: nothing needs it any more
     assert await km.decrypt_user_data(moved, associated_data=b"ad") == {"secret": 1}
@@ -227,7 +233,8 @@ async def test_two_processes_at_the_limit_rotate_once(
         ring = Keyring.from_file(path)
         assert len(ring.key_ids) == 3  # 12 data keys, 4 per master key: not one per process
         records = {r.key_id: r for r in await stores[0].records()}
-        assert records[first].state == "retired" and records[first].encryptions == 4
+        assert records[first].state == "retired"
+        assert records[first].encryptions == 4
         assert sorted(r.encryptions for r in records.values()) == [4, 4, 4]
         for token in tokens:  # each process reads the other's tokens
             await a.decrypt_user_data(token)
@@ -249,7 +256,9 @@ async def test_create_key_manager_on_the_embedded_default(tmp_path: Path) -> Non
         token = await km.encrypt_user_data({"email": "x@example.com"})
         assert await km.decrypt_user_data(token) == {"email": "x@example.com"}
         (status,) = await km.status()
-        assert status.current and status.encryptions == 1 and status.provider == "local"
+        assert status.current
+        assert status.encryptions == 1
+        assert status.provider == "local"
     finally:
         await km.aclose()
     assert (tmp_path / "audit.keys").stat().st_mode & 0o777 == 0o600
@@ -272,7 +281,8 @@ async def test_configure_hsm_then_encrypt_in_the_module(softhsm: SoftHsm) -> Non
     km, _, _ = manager()
     config = {**softhsm.config(), "create_key": True}
     info = await km.configure_hsm(config)
-    assert info["provider"] == "pkcs11" and len(info["key_id"]) == 16
+    assert info["provider"] == "pkcs11"
+    assert len(info["key_id"]) == 16
     token = await km.encrypt_user_data({"card": "4111"}, algorithm="AES-256-GCM")
     assert km.key_id_of(token) == info["key_id"]
     assert await km.decrypt_user_data(token) == {"card": "4111"}

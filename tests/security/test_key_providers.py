@@ -44,11 +44,13 @@ def test_it_is_a_master_key_provider(provider: MasterKeyProvider) -> None:
 def test_a_data_key_round_trips_and_is_fresh_each_time(provider: MasterKeyProvider) -> None:
     one = provider.generate_data_key(context=b"ctx")
     two = provider.generate_data_key(context=b"ctx")
-    assert len(one.plaintext) == 32 and one.plaintext != two.plaintext
+    assert len(one.plaintext) == 32
+    assert one.plaintext != two.plaintext
     assert one.key_id == provider.current_key_id() == provider.key_id_of(one.wrapped)
     assert provider.decrypt_data_key(one.wrapped, context=b"ctx") == one.plaintext
     assert one.plaintext not in one.wrapped
-    assert "plaintext" not in repr(one) and one.plaintext.hex() not in repr(one)
+    assert "plaintext" not in repr(one)
+    assert one.plaintext.hex() not in repr(one)
 
 
 def test_the_context_is_bound(provider: MasterKeyProvider) -> None:
@@ -76,7 +78,8 @@ def test_rotation_keeps_old_keys_decrypting(provider: MasterKeyProvider) -> None
     before = provider.generate_data_key()
     old = provider.current_key_id()
     new = provider.rotate()
-    assert new != old and provider.current_key_id() == new
+    assert new != old
+    assert provider.current_key_id() == new
     after = provider.generate_data_key()
     assert after.key_id == new
     assert provider.decrypt_data_key(before.wrapped) == before.plaintext

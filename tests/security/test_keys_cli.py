@@ -81,7 +81,9 @@ def read_back(settings: Settings) -> tuple[set[str], int]:
                 row.ciphertext, associated_data=credential_binding(row.owner, row.provider)
             )
             seeded = row.owner.startswith("user-")
-            expected = f"secret-{int(row.owner[5:])}" if seeded else json.loads(plain)["access_token"]
+            expected = (
+                f"secret-{int(row.owner[5:])}" if seeded else json.loads(plain)["access_token"]
+            )
             good += json.loads(plain)["access_token"] == expected
         await km.aclose()
         await engine.dispose()
@@ -95,25 +97,31 @@ def test_generate_show_status_never_show_key_bytes(softhsm: SoftHsm, tmp_path: P
     made = run(env, "keys", "generate")
     assert made.returncode == 0, made.stderr
     key_id = made.stdout.split()[0]
-    assert "created" in made.stdout and len(key_id) == 16
+    assert "created" in made.stdout
+    assert len(key_id) == 16
     again = run(env, "keys", "generate")
-    assert again.returncode == 0 and "already present" in again.stdout
+    assert again.returncode == 0
+    assert "already present" in again.stdout
     assert again.stdout.split()[0] == key_id
 
     shown = run(env, "keys", "show", "--json")
     assert shown.returncode == 0, shown.stderr
     (key,) = json.loads(shown.stdout)["keys"]
-    assert key["key_id"] == key_id and key["current"]
+    assert key["key_id"] == key_id
+    assert key["current"]
     assert key["attributes"]["CKA_EXTRACTABLE"] is False
     assert key["attributes"]["CKA_SENSITIVE"] is True
     assert "CKA_VALUE" not in key["attributes"]
     secret = run(env, "keys", "show", "--show-secret")
-    assert secret.returncode != 0 and "cannot leave the HSM" in secret.stderr
+    assert secret.returncode != 0
+    assert "cannot leave the HSM" in secret.stderr
 
     status = run(env, "keys", "status", "--json")
     assert status.returncode == 0, status.stderr
     (row,) = json.loads(status.stdout)["keys"]
-    assert row["key_id"] == key_id and row["state"] == "active" and row["provider"] == "pkcs11"
+    assert row["key_id"] == key_id
+    assert row["state"] == "active"
+    assert row["provider"] == "pkcs11"
     assert row["max_encryptions"] == 2**30
     for out in (made, again, shown, secret, status):
         assert softhsm.pin not in out.stdout + out.stderr
@@ -123,10 +131,12 @@ def test_wrong_pin_and_missing_module_are_one_clear_line(softhsm: SoftHsm, tmp_p
     env = hsm_env(softhsm, tmp_path)
     bad = run({**env, "BACKBEAT_PKCS11_PIN": "9999-wrong"}, "keys", "show")
     assert bad.returncode != 0
-    assert "refused the PIN" in bad.stderr and "9999-wrong" not in bad.stderr
+    assert "refused the PIN" in bad.stderr
+    assert "9999-wrong" not in bad.stderr
     assert "Traceback" not in bad.stderr
     gone = run({**env, "BACKBEAT_PKCS11_MODULE": "/nonexistent/libp11.so"}, "keys", "status")
-    assert gone.returncode != 0 and "/nonexistent/libp11.so" in gone.stderr
+    assert gone.returncode != 0
+    assert "/nonexistent/libp11.so" in gone.stderr
     assert "Traceback" not in gone.stderr
 
 
@@ -142,7 +152,9 @@ def test_the_service_seals_credentials_in_the_hsm_and_rotation_reencrypts_them(
     headers = {"Authorization": f"Bearer {key}"}
     body = {"access_token": "BQD-token-in-the-hsm", "scopes": ["user-read-email"]}
     with TestClient(create_app(Settings.from_env())) as client:
-        assert client.put("/v1/me/credentials/spotify", headers=headers, json=body).status_code == 204
+        assert (
+            client.put("/v1/me/credentials/spotify", headers=headers, json=body).status_code == 204
+        )
         assert client.get("/v1/me/credentials/spotify", headers=headers).json()["scopes"] == [
             "user-read-email"
         ]
@@ -152,10 +164,13 @@ def test_the_service_seals_credentials_in_the_hsm_and_rotation_reencrypts_them(
     rotated = CliRunner().invoke(cli, ["keys", "rotate", "--reencrypt", "--json"])
     assert rotated.exit_code == 0, rotated.output
     report = json.loads(rotated.stdout.strip().splitlines()[-1])
-    assert report["rewritten"] == 1 and report["verified"] == 1 and report["key_id"] != before
+    assert report["rewritten"] == 1
+    assert report["verified"] == 1
+    assert report["key_id"] != before
     with TestClient(create_app(Settings.from_env())) as client:
         got = client.get("/v1/me/credentials/spotify", headers=headers)
-        assert got.status_code == 200 and got.json()["scopes"] == ["user-read-email"]
+        assert got.status_code == 200
+        assert got.json()["scopes"] == ["user-read-email"]
     with sqlite3.connect(tmp_path / "backbeat.db") as db:
         assert "BQD-token-in-the-hsm" not in "\n".join(db.iterdump())
         actions = [r[0] for r in db.execute("SELECT action FROM audit_events")]
@@ -193,10 +208,12 @@ def test_a_killed_reencryption_resumes_without_skipping_or_repeating(
         state, done, cursor = db.execute(
             "SELECT state, examined, cursor FROM reencryption_runs"
         ).fetchone()
-    assert state == "running" and 0 < done < n, "the kill must land mid-run"
+    assert state == "running"
+    assert 0 < done < n, "the kill must land mid-run"
     assert json.loads(cursor)["credentials"]
     ids, good = read_back(settings)
-    assert len(ids) == 2 and good == n  # half moved, everything readable
+    assert len(ids) == 2
+    assert good == n
 
     # A second run while the first still looked alive would be refused; this one's owner
     # is dead, so the run is taken over and resumed where its last batch committed.
@@ -204,13 +221,17 @@ def test_a_killed_reencryption_resumes_without_skipping_or_repeating(
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert report["resumed"] is True
-    assert report["examined"] == n and report["verified"] == n
+    assert report["examined"] == n
+    assert report["verified"] == n
     assert report["rewritten"] == n  # each record rewritten exactly once, across both runs
     ids, good = read_back(settings)
-    assert ids == {report["key_id"]} and old not in ids and good == n
+    assert ids == {report["key_id"]}
+    assert old not in ids
+    assert good == n
     with sqlite3.connect(tmp_path / "backbeat.db") as db:
         state, cursor = db.execute("SELECT state, cursor FROM reencryption_runs").fetchone()
-    assert state == "completed" and cursor == "{}"  # no owner ids left behind
+    assert state == "completed"
+    assert cursor == "{}"
 
 
 def test_a_run_started_twice_is_refused(softhsm: SoftHsm, tmp_path: Path) -> None:
@@ -229,7 +250,8 @@ def test_a_run_started_twice_is_refused(softhsm: SoftHsm, tmp_path: Path) -> Non
         )
     second = run(env, "keys", "reencrypt")
     assert second.returncode != 0
-    assert "r1 is already running" in second.stderr and "Traceback" not in second.stderr
+    assert "r1 is already running" in second.stderr
+    assert "Traceback" not in second.stderr
     _, good = read_back(settings)
     assert good == 3
 
@@ -262,9 +284,11 @@ def test_local_keyring_rotation_reencrypts_legacy_credentials(tmp_path: Path) ->
     rotated = run(env, "keys", "rotate", "--reencrypt", "--json")
     assert rotated.returncode == 0, rotated.stderr
     report = json.loads(rotated.stdout.strip().splitlines()[-1])
-    assert report["rewritten"] == 6 and report["verified"] == 6
+    assert report["rewritten"] == 6
+    assert report["verified"] == 6
     ids, good = read_back(settings)
-    assert ids == {Keyring.from_file(tmp_path / "audit.keys").primary_id} and good == 6
+    assert ids == {Keyring.from_file(tmp_path / "audit.keys").primary_id}
+    assert good == 6
     status = run(env, "keys", "status", "--json")
     states = {k["key_id"]: k["state"] for k in json.loads(status.stdout)["keys"]}
     assert states[ring.primary_id] == "retired"

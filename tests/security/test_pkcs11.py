@@ -20,7 +20,8 @@ def refused(softhsm: SoftHsm, code: str, p: Pkcs11KeyProvider) -> HsmError:
         p.check()
     assert info.value.code == code
     assert softhsm.pin not in str(info.value.to_dict())
-    assert softhsm.pin not in repr(p) and softhsm.pin not in repr(p.config)
+    assert softhsm.pin not in repr(p)
+    assert softhsm.pin not in repr(p.config)
     return info.value
 
 
@@ -31,7 +32,8 @@ def test_the_master_key_cannot_leave_the_module(softhsm: SoftHsm) -> None:
     p = provider(softhsm)
     key_id = p.create_key()
     (info,) = p.keys()
-    assert info.key_id == key_id and info.current
+    assert info.key_id == key_id
+    assert info.current
     assert info.attributes["CKA_SENSITIVE"] is True
     assert info.attributes["CKA_EXTRACTABLE"] is False
     assert info.attributes["CKA_NEVER_EXTRACTABLE"] is True
@@ -53,7 +55,8 @@ def test_a_wrong_pin_is_refused_without_echoing_it(
     )
     error = refused(softhsm, "security.hsm_pin", wrong)
     assert "pin" in error.message
-    assert "0000-wrong" not in error.message and "0000-wrong" not in caplog.text
+    assert "0000-wrong" not in error.message
+    assert "0000-wrong" not in caplog.text
 
 
 def test_a_missing_module_names_its_path(softhsm: SoftHsm, tmp_path: Path) -> None:
@@ -64,12 +67,14 @@ def test_a_missing_module_names_its_path(softhsm: SoftHsm, tmp_path: Path) -> No
 
 def test_an_absent_token_lists_those_present(softhsm: SoftHsm) -> None:
     error = refused(softhsm, "security.hsm_token", provider(softhsm, token="no-such-token"))
-    assert "no-such-token" in error.message and "contract" in error.message
+    assert "no-such-token" in error.message
+    assert "contract" in error.message
 
 
 def test_an_unknown_key_label_points_to_generate(softhsm: SoftHsm) -> None:
     error = refused(softhsm, "security.hsm_key", provider(softhsm, key_label="never-made"))
-    assert "never-made" in error.message and "backbeat keys generate" in error.message
+    assert "never-made" in error.message
+    assert "backbeat keys generate" in error.message
 
 
 def test_an_extractable_key_is_refused_unless_allowed(softhsm: SoftHsm) -> None:

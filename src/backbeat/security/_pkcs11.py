@@ -24,9 +24,10 @@ same process for that token shares the login (its PIN is checked only when it is
 first). Calls into a module are serialised per process: python-pkcs11
 releases the GIL during calls but does not initialise modules for OS locking, and
 concurrent calls from 8 threads crashed SoftHSM2 here (a segmentation fault). One
-call costs ~80 us, and with data-key caching a process makes few of them. Why python-pkcs11 over PyKCS11: measured
-here on SoftHSM2, AES-GCM on a 32-byte key ran at 11,900 ops/s through python-pkcs11
-against 3,200 through PyKCS11, and python-pkcs11 is typed and maintained (0.10.1).
+call costs ~80 us, and with data-key caching a process makes few of them.
+
+Why python-pkcs11 over PyKCS11: measured here on SoftHSM2, AES-GCM on a 32-byte key
+ran at 11,900 ops/s through python-pkcs11 against 3,200 through PyKCS11, and python-pkcs11 is typed and maintained (0.10.1).
 
 Note: the nonce is drawn by the caller (``os.urandom``), which SoftHSM2 and most
 modules accept; a module in a FIPS mode that insists on generating GCM IVs itself
@@ -146,7 +147,12 @@ _SESSION_ERRORS = (
 _MODULE_ERRORS = ("DeviceRemoved", "DeviceError", "TokenNotPresent")
 # What a module answers to a wrapped key that fails authentication: SoftHSM2 says
 # CKR_GENERAL_ERROR for a GCM tag mismatch, others CKR_ENCRYPTED_DATA_INVALID.
-_BAD_CIPHERTEXT = ("EncryptedDataInvalid", "EncryptedDataLenRange", "GeneralError", "FunctionFailed")
+_BAD_CIPHERTEXT = (
+    "EncryptedDataInvalid",
+    "EncryptedDataLenRange",
+    "GeneralError",
+    "FunctionFailed",
+)
 
 
 _MODULE_LOCKS: dict[str, threading.Lock] = {}
