@@ -27,7 +27,8 @@ concurrent calls from 8 threads crashed SoftHSM2 here (a segmentation fault). On
 call costs ~80 us, and with data-key caching a process makes few of them.
 
 Why python-pkcs11 over PyKCS11: measured here on SoftHSM2, AES-GCM on a 32-byte key
-ran at 11,900 ops/s through python-pkcs11 against 3,200 through PyKCS11, and python-pkcs11 is typed and maintained (0.10.1).
+ran at 11,900 ops/s through python-pkcs11 against 3,200 through PyKCS11, and
+python-pkcs11 is typed and maintained (0.10.1).
 
 Note: the nonce is drawn by the caller (``os.urandom``), which SoftHSM2 and most
 modules accept; a module in a FIPS mode that insists on generating GCM IVs itself
