@@ -112,6 +112,17 @@ def _owner_dead(owner: str) -> bool:
     return False
 
 
+def _running(run_id: str, owner: str, heartbeat: str) -> SecurityError:
+    return SecurityError(
+        "security.reencrypt_running",
+        details={"run_id": run_id, "owner": owner, "heartbeat": heartbeat},
+        message=(
+            "Re-encryption run {run_id} is already running ({owner}, last seen "
+            "{heartbeat}); wait for it, or stop it first."
+        ),
+    )
+
+
 class Reencryption:
     """One resumable re-encryption run over ``columns`` (see the module docstring)."""
 
@@ -160,29 +171,14 @@ class Reencryption:
                 heartbeat = aware(row.heartbeat_at) or at
                 alive = at - heartbeat < self.lease and not _owner_dead(row.owner)
                 if alive and not force:
-                    raise SecurityError(
-                        "security.reencrypt_running",
-                        details={
-                            "run_id": row.id,
-                            "owner": row.owner,
-                            "heartbeat": heartbeat.isoformat(timespec="seconds"),
-                        },
-                        message=(
-                            "Re-encryption run {run_id} is already running ({owner}, last "
-                            "seen {heartbeat}); wait for it, or stop it first."
-                        ),
-                    )
+                    raise _running(row.id, row.owner, heartbeat.isoformat(timespec="seconds"))
                 taken = await conn.execute(
                     t.update()
                     .where(t.c.id == row.id, t.c.owner == row.owner, t.c.state == "running")
                     .values(owner=self.owner, heartbeat_at=at, target_key_id=key_id)
                 )
                 if not taken.rowcount:
-                    raise SecurityError(
-                        "security.reencrypt_running",
-                        details={"run_id": row.id, "owner": "another process", "heartbeat": "now"},
-                        message="Re-encryption run {run_id} was just taken by {owner}.",
-                    )
+                    raise _running(row.id, "another process", "now")
                 return row.id, json.loads(row.cursor), row.examined, row.rewritten, True
             run_id = secrets.token_hex(8)
             await conn.execute(
@@ -302,11 +298,7 @@ class Reencryption:
             async with self.engine.begin() as own:
                 changed = await own.execute(statement)
         if not changed.rowcount:
-            raise SecurityError(
-                "security.reencrypt_running",
-                details={"run_id": result.run_id, "owner": "another process", "heartbeat": "now"},
-                message="Re-encryption run {run_id} was taken over by {owner}; this one stops.",
-            )
+            raise _running(result.run_id, "another process", "now")
 
     async def _verify(self, result: ReencryptionResult) -> None:
         """Every token decrypts and is under the current key."""

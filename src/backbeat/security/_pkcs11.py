@@ -209,11 +209,8 @@ class Pkcs11KeyProvider:
         except ImportError as e:
             raise HsmError(
                 "security.hsm_module",
-                details=self._details(reason="python-pkcs11 is not installed"),
-                message=(
-                    "Cannot load the PKCS#11 module {module}: {reason} "
-                    "(pip install 'backbeat[hsm]')."
-                ),
+                details=self._details(reason="pip install 'backbeat[hsm]'"),
+                message="Cannot load the PKCS#11 module {module}: {reason}.",
             ) from e
         if self._lib is None:
             if not Path(self.config.module).is_file():
@@ -266,14 +263,14 @@ class Pkcs11KeyProvider:
         except (pkcs11.exceptions.PinIncorrect, pkcs11.exceptions.PinInvalid):
             raise HsmError(
                 "security.hsm_pin",
-                details=self._details(),
-                message="The PKCS#11 token {token} refused the PIN (module {module}).",
+                details=self._details(reason="PinIncorrect"),
+                message="The PKCS#11 token {token} refused the PIN ({reason}).",
             ) from None
         except (pkcs11.exceptions.PinLocked, pkcs11.exceptions.PinExpired) as e:
             raise HsmError(
                 "security.hsm_pin",
                 details=self._details(reason=type(e).__name__),
-                message="The PKCS#11 token {token} refused the PIN: {reason}.",
+                message="The PKCS#11 token {token} refused the PIN ({reason}).",
             ) from None
         except pkcs11.exceptions.PKCS11Error as e:
             raise self._failure(e, "open a session") from None
