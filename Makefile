@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: serve test lint typecheck pytest bench eval-deps eval-audio clean
+.PHONY: serve test test-deps lint typecheck pytest bench eval-deps eval-audio clean
 
 # A stamp per install flavour; editing pyproject.toml refreshes the venv.
 $(BIN)/python:
@@ -31,7 +31,13 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict src
 
-pytest: $(VENV)/.installed-dev
+# System packages the tests talk to for real: SoftHSM2 (PKCS#11) when it is missing and
+# apt-get can install it (root); otherwise those tests skip, or fail in CI.
+test-deps:
+	@command -v softhsm2-util >/dev/null || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] \
+		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends softhsm2)
+
+pytest: $(VENV)/.installed-dev test-deps
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -54,7 +60,7 @@ eval-audio: eval-deps $(VENV)/.installed-eval
 	@[ -f var/audio_eval/manifest.jsonl ] || $(BIN)/python benchmarks/audio_eval/render.py --out var/audio_eval
 	$(BIN)/python benchmarks/audio_eval/evaluate.py --corpus var/audio_eval
 
-bench: $(VENV)/.installed-eval
+bench: $(VENV)/.installed-eval test-deps
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
