@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -48,6 +49,7 @@ def seed_credentials(settings: Settings, n: int) -> None:
         engine = create_engine(settings.database_url)
         await upgrade(engine)
         km = create_key_manager(settings, engine=engine)
+        await km.ensure_key()  # as `backbeat keys generate` does
         rows = []
         for i in range(n):
             owner = f"user-{i:05d}"
@@ -92,39 +94,50 @@ def read_back(settings: Settings) -> tuple[set[str], int]:
     return asyncio.run(read())
 
 
-def test_generate_show_status_never_show_key_bytes(softhsm: SoftHsm, tmp_path: Path) -> None:
+def invoke(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
+    """The CLI in this process (a subprocess costs ~1.5 s of start-up per call)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_generate_show_status_never_show_key_bytes(
+    softhsm: SoftHsm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = hsm_env(softhsm, tmp_path)
-    made = run(env, "keys", "generate")
-    assert made.returncode == 0, made.stderr
+    made = invoke(env, monkeypatch, "keys", "generate")
+    assert made.exit_code == 0, made.output
     key_id = made.stdout.split()[0]
     assert "created" in made.stdout
     assert len(key_id) == 16
-    again = run(env, "keys", "generate")
-    assert again.returncode == 0
+    again = invoke(env, monkeypatch, "keys", "generate")
+    assert again.exit_code == 0
     assert "already present" in again.stdout
     assert again.stdout.split()[0] == key_id
 
-    shown = run(env, "keys", "show", "--json")
-    assert shown.returncode == 0, shown.stderr
+    shown = invoke(env, monkeypatch, "keys", "show", "--json")
+    assert shown.exit_code == 0, shown.output
     (key,) = json.loads(shown.stdout)["keys"]
     assert key["key_id"] == key_id
     assert key["current"]
     assert key["attributes"]["CKA_EXTRACTABLE"] is False
     assert key["attributes"]["CKA_SENSITIVE"] is True
     assert "CKA_VALUE" not in key["attributes"]
-    secret = run(env, "keys", "show", "--show-secret")
-    assert secret.returncode != 0
-    assert "cannot leave the HSM" in secret.stderr
+    secret = invoke(env, monkeypatch, "keys", "show", "--show-secret")
+    assert secret.exit_code != 0
+    assert "cannot leave the HSM" in getattr(secret.exception, "message", "")
 
-    status = run(env, "keys", "status", "--json")
-    assert status.returncode == 0, status.stderr
+    status = invoke(env, monkeypatch, "keys", "status", "--json")
+    assert status.exit_code == 0, status.output
     (row,) = json.loads(status.stdout)["keys"]
     assert row["key_id"] == key_id
     assert row["state"] == "active"
     assert row["provider"] == "pkcs11"
     assert row["max_encryptions"] == 2**30
-    for out in (made, again, shown, secret, status):
-        assert softhsm.pin not in out.stdout + out.stderr
+    table = invoke(env, monkeypatch, "keys", "status")
+    assert key_id in table.stdout
+    for out in (made, again, shown, secret, status, table):
+        assert softhsm.pin not in out.output
 
 
 def test_wrong_pin_and_missing_module_are_one_clear_line(softhsm: SoftHsm, tmp_path: Path) -> None:
@@ -181,7 +194,6 @@ def test_a_killed_reencryption_resumes_without_skipping_or_repeating(
     softhsm: SoftHsm, tmp_path: Path
 ) -> None:
     env = hsm_env(softhsm, tmp_path)
-    assert run(env, "keys", "generate").returncode == 0
     settings = Settings.from_env(env)
     n = 3000
     seed_credentials(settings, n)
@@ -234,9 +246,11 @@ def test_a_killed_reencryption_resumes_without_skipping_or_repeating(
     assert cursor == "{}"
 
 
-def test_a_run_started_twice_is_refused(softhsm: SoftHsm, tmp_path: Path) -> None:
+def test_a_run_started_twice_is_refused(
+    softhsm: SoftHsm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = hsm_env(softhsm, tmp_path)
-    assert run(env, "keys", "generate").returncode == 0
+    assert invoke(env, monkeypatch, "keys", "generate").exit_code == 0
     settings = Settings.from_env(env)
     seed_credentials(settings, 3)
     import socket
@@ -248,18 +262,21 @@ def test_a_run_started_twice_is_refused(softhsm: SoftHsm, tmp_path: Path) -> Non
             "datetime('now'), datetime('now'), '{}', 0, 0)",
             (f"{socket.gethostname()}:{os.getpid()}",),
         )
-    second = run(env, "keys", "reencrypt")
-    assert second.returncode != 0
-    assert "r1 is already running" in second.stderr
-    assert "Traceback" not in second.stderr
+    second = invoke(env, monkeypatch, "keys", "reencrypt")
+    assert second.exit_code != 0
+    assert getattr(second.exception, "code", "") == "security.reencrypt_running"
+    assert "r1 is already running" in getattr(second.exception, "message", "")
     _, good = read_back(settings)
     assert good == 3
 
 
-def test_local_keyring_rotation_reencrypts_legacy_credentials(tmp_path: Path) -> None:
+def test_local_keyring_rotation_reencrypts_legacy_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Rows sealed by the previous version (the keyring alone) become envelopes."""
     env = {"BACKBEAT_DATA_DIR": str(tmp_path)}
-    assert run(env, "keys", "generate").returncode == 0
+    monkeypatch.delenv("BACKBEAT_KEY_PROVIDER", raising=False)
+    assert invoke(env, monkeypatch, "keys", "generate").exit_code == 0
     settings = Settings.from_env(env)
     ring = Keyring.from_file(tmp_path / "audit.keys")
     seed_credentials(settings, 5)
@@ -281,14 +298,14 @@ def test_local_keyring_rotation_reencrypts_legacy_credentials(tmp_path: Path) ->
         await engine.dispose()
 
     asyncio.run(add_legacy())
-    rotated = run(env, "keys", "rotate", "--reencrypt", "--json")
-    assert rotated.returncode == 0, rotated.stderr
+    rotated = invoke(env, monkeypatch, "keys", "rotate", "--reencrypt", "--json")
+    assert rotated.exit_code == 0, rotated.output
     report = json.loads(rotated.stdout.strip().splitlines()[-1])
     assert report["rewritten"] == 6
     assert report["verified"] == 6
     ids, good = read_back(settings)
     assert ids == {Keyring.from_file(tmp_path / "audit.keys").primary_id}
     assert good == 6
-    status = run(env, "keys", "status", "--json")
+    status = invoke(env, monkeypatch, "keys", "status", "--json")
     states = {k["key_id"]: k["state"] for k in json.loads(status.stdout)["keys"]}
     assert states[ring.primary_id] == "retired"
