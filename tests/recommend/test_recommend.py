@@ -820,3 +820,37 @@ def test_an_unknown_recipe_is_refused_naming_the_known_ones() -> None:
     with pytest.raises(ValidationError) as raised:
         build_recipe({"model": "deep_magic"})
     assert "hybrid, als, item_cooccurrence" in raised.value.message
+
+
+def test_als_similar_items_through_hnsw_agree_with_the_exact_scan(
+    planted: tuple, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large catalogues answer item-to-item queries from an HNSW index saved with the
+    model; forced on here by lowering the threshold."""
+    from backbeat.recommend import ALS, _als, load_model
+
+    _, data = planted
+    monkeypatch.setattr(_als, "SIMILAR_ANN_THRESHOLD", 1)
+    rec = ALS(factors=16, iterations=10, seed=1).fit(data)
+    assert rec.similar_index is not None
+    exact = ALS(factors=16, iterations=10, seed=1)
+    exact.user_factors, exact.item_factors = rec.user_factors, rec.item_factors
+    exact._attach(data)
+    assert exact.similar_index is None
+    overlap = []
+    for item in data.items[:100]:
+        ann = rec.similar_items(item, 20)
+        ref = exact.similar_items(item, 20)
+        assert item not in [i for i, _ in ann]
+        assert [s for _, s in ann] == sorted((s for _, s in ann), reverse=True)
+        overlap.append(len({i for i, _ in ann} & {i for i, _ in ref}) / 20)
+    assert np.mean(overlap) >= 0.95
+    # more neighbours than the index keeps: the exact scan answers
+    assert rec.similar_items(data.items[0], 200) == exact.similar_items(data.items[0], 200)
+    path = tmp_path / "als.npz"
+    rec.save(path)
+    again = load_model(path)
+    assert isinstance(again, ALS)
+    assert again.similar_index is not None
+    for item in data.items[:20]:
+        assert again.similar_items(item, 10) == rec.similar_items(item, 10)

