@@ -831,6 +831,7 @@ def test_als_similar_items_through_hnsw_agree_with_the_exact_scan(
 
     _, data = planted
     monkeypatch.setattr(_als, "SIMILAR_ANN_THRESHOLD", 1)
+    monkeypatch.setattr(_als, "SIMILAR_EF", 64)
     rec = ALS(factors=16, iterations=10, seed=1).fit(data)
     assert rec.similar_index is not None
     exact = ALS(factors=16, iterations=10, seed=1)

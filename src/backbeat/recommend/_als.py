@@ -35,8 +35,11 @@ __all__ = ["ALS", "SIMILAR_ANN_THRESHOLD"]
 #: factors, ~4.5 ms per query on this machine's memory bandwidth, the largest cost of a
 #: recommendation request at that size); the index answers in ~0.3 ms.
 SIMILAR_ANN_THRESHOLD = 50_000
-#: Candidates the HNSW search keeps (``ef``); queries for more neighbours scan exactly.
-SIMILAR_EF = 160
+#: Candidates the HNSW search keeps (``ef``): enough for a recommendation pool (250 per
+#: seed, which a hybrid asks its components for three times over). Measured on 100k
+#: clustered unit vectors: k=751 in 0.58 ms at recall 1.0 (exact: 4.5 ms). Queries for
+#: more neighbours scan exactly.
+SIMILAR_EF = 800
 
 
 class ALS(_Fitted):
