@@ -81,23 +81,24 @@ class Hybrid(_Fitted):
         _check_n(n)
         self._require()
         self._item_position(item)
-        # Votes over the candidates only (at most 3n per component), not the catalogue.
+        # Votes over the candidates only, not the catalogue: each component's 3n best up
+        # to n = 50, then n + 100 (a 250-track recommendation pool asks for 350 from each,
+        # not 750: an item past rank n + 100 in one list adds under 1/(n + 100) of a vote).
+        depth = n + min(2 * n, 100)
         votes: dict[str, float] = {}
         for component, weight in self.components:
             if weight == 0:
                 continue
             try:
-                similar = component.similar_items(item, n * 3)
+                similar = component.similar_items(item, depth)
             except NotFound:  # a component that does not know the item abstains
                 continue
             for rank, (other, _) in enumerate(similar, start=1):
                 votes[other] = votes.get(other, 0.0) + weight / rank
         votes.pop(item, None)
         ix = self._item_ix
-        ranked = sorted(
-            ((v, o) for o, v in votes.items() if v > 0), key=lambda vo: (-vo[0], ix[vo[1]])
-        )
-        return [(other, float(v)) for v, other in ranked[:n]]
+        ranked = sorted([(-v, ix[o], o) for o, v in votes.items() if v > 0])
+        return [(other, -v) for v, _, other in ranked[:n]]
 
 
 class ColdStartBlend(_Fitted):
