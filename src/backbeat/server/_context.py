@@ -10,7 +10,7 @@ appends an audit event for a write or admin action, its actor being the API key.
 from __future__ import annotations
 
 import re
-import uuid
+import os
 from typing import Any
 
 from fastapi import Request
@@ -39,7 +39,7 @@ class RequestContextMiddleware:
             ),
             "",
         )
-        request_id = given if _SANE.match(given) else uuid.uuid4().hex
+        request_id = given if _SANE.match(given) else os.urandom(16).hex()
         client = scope.get("client")
         scope.setdefault("state", {})["request_id"] = request_id
 
