@@ -9,8 +9,8 @@ appends an audit event for a write or admin action, its actor being the API key.
 
 from __future__ import annotations
 
-import re
 import os
+import re
 from typing import Any
 
 from fastapi import Request
