@@ -855,3 +855,26 @@ def test_als_similar_items_through_hnsw_agree_with_the_exact_scan(
     assert again.similar_index is not None
     for item in data.items[:20]:
         assert again.similar_items(item, 10) == rec.similar_items(item, 10)
+
+
+def test_hybrid_similar_items_fuse_the_components_ranks(planted: tuple) -> None:
+    """The fused list is the weighted 1/rank vote over each component's candidates, ties
+    by catalogue order: checked against a plain-Python reference of that rule."""
+    from backbeat.recommend import ALS, Hybrid, ItemCooccurrence
+
+    _, data = planted
+    hybrid = Hybrid([(ALS(factors=16, iterations=5, seed=2), 1.0), (ItemCooccurrence(), 0.5)])
+    hybrid.fit(data)
+    for item in data.items[:40]:
+        for n in (5, 20, 120):
+            depth = n + min(2 * n, 100)
+            votes: dict[str, float] = {}
+            for component, weight in hybrid.components:
+                for rank, (other, _) in enumerate(component.similar_items(item, depth), 1):
+                    votes[other] = votes.get(other, 0.0) + weight / rank
+            votes.pop(item, None)
+            order = {t: i for i, t in enumerate(hybrid.item_list)}
+            expected = sorted(votes.items(), key=lambda kv: (-kv[1], order[kv[0]]))[:n]
+            got = hybrid.similar_items(item, n)
+            assert [t for t, _ in got] == [t for t, _ in expected]
+            assert [v for _, v in got] == pytest.approx([v for _, v in expected])

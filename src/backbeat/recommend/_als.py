@@ -169,6 +169,10 @@ class ALS(_Fitted):
         return scores
 
     def similar_items(self, item: str, n: int = 10) -> list[tuple[str, float]]:
+        positions, scores = self.similar_positions(item, n)
+        return [(self.item_list[int(j)], float(v)) for j, v in zip(positions, scores, strict=True)]
+
+    def similar_positions(self, item: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         _check_n(n)
         self._require()
         i = self._item_position(item)
@@ -178,10 +182,10 @@ class ALS(_Fitted):
             found = labels[0][labels[0] != i][:n].astype(np.int64)
             exact = self._unit_items[found] @ query  # scores as the exact scan gives them
             order = np.lexsort((found, -exact))
-            return [(self.item_list[int(found[j])], float(exact[j])) for j in order]
+            return found[order], exact[order].astype(np.float64)
         scores = self._unit_items @ query
         top = _top(scores, n, np.array([i]))
-        return [(self.item_list[j], float(scores[j])) for j in top]
+        return top.astype(np.int64), scores[top].astype(np.float64)
 
     # -- persistence (no pickle) ---------------------------------------------------------
 

@@ -102,6 +102,13 @@ class _Fitted(abc.ABC):
             raise NotFound("not_found.item", details={"item": item[:80]})
         return i
 
+    def similar_positions(self, item: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`similar_items` as arrays: positions in ``item_list`` and scores, best
+        first (blends fuse these without building a tuple per candidate)."""
+        pairs = self.similar_items(item, n)
+        positions = np.array([self._item_ix[o] for o, _ in pairs], dtype=np.int64)
+        return positions, np.array([s for _, s in pairs], dtype=np.float64)
+
 
 class MostPopular(_Fitted):
     """Everyone gets the same list: the most popular items they have not heard."""
@@ -156,6 +163,10 @@ class ItemCooccurrence(_Fitted):
         return scores + self._fallback / (self._fallback.max() or 1.0) * 1e-6
 
     def similar_items(self, item: str, n: int = 10) -> list[tuple[str, float]]:
+        positions, scores = self.similar_positions(item, n)
+        return [(self.item_list[int(j)], float(v)) for j, v in zip(positions, scores, strict=True)]
+
+    def similar_positions(self, item: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         _check_n(n)
         self._require()
         i = self._item_position(item)
@@ -165,7 +176,4 @@ class ItemCooccurrence(_Fitted):
         keep = vals > 0
         cols, vals = cols[keep], vals[keep]
         order = np.lexsort((cols, -vals))[:n]
-        return [
-            (self.item_list[int(j)], float(v))
-            for j, v in zip(cols[order], vals[order], strict=True)
-        ]
+        return cols[order].astype(np.int64), vals[order].astype(np.float64)

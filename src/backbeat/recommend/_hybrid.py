@@ -85,20 +85,29 @@ class Hybrid(_Fitted):
         # to n = 50, then n + 100 (a 250-track recommendation pool asks for 350 from each,
         # not 750: an item past rank n + 100 in one list adds under 1/(n + 100) of a vote).
         depth = n + min(2 * n, 100)
-        votes: dict[str, float] = {}
-        for component, weight in self.components:
+        positions: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for (component, weight), mapping in zip(self.components, self._maps, strict=True):
             if weight == 0:
                 continue
             try:
-                similar = component.similar_items(item, depth)
+                found, _ = component.similar_positions(item, depth)
             except NotFound:  # a component that does not know the item abstains
                 continue
-            for rank, (other, _) in enumerate(similar, start=1):
-                votes[other] = votes.get(other, 0.0) + weight / rank
-        votes.pop(item, None)
-        ix = self._item_ix
-        ranked = sorted([(-v, ix[o], o) for o, v in votes.items() if v > 0])
-        return [(other, -v) for v, _, other in ranked[:n]]
+            positions.append(mapping[found])
+            weights.append(weight / np.arange(1, len(found) + 1, dtype=np.float64))
+        if not positions:
+            return []
+        # Fused in numpy (votes summed per item in component order, ties by position).
+        unique, inverse = np.unique(np.concatenate(positions), return_inverse=True)
+        votes = np.bincount(inverse, weights=np.concatenate(weights))
+        keep = (votes > 0) & (unique != self._item_ix[item])
+        unique, votes = unique[keep], votes[keep]
+        order = np.lexsort((unique, -votes))[:n]
+        return [
+            (self.item_list[int(p)], float(v))
+            for p, v in zip(unique[order], votes[order], strict=True)
+        ]
 
 
 class ColdStartBlend(_Fitted):
@@ -161,17 +170,16 @@ class ColdStartBlend(_Fitted):
         self._item_position(item)
         if item not in self._warm:
             return self.content.similar_items(item, n)
-        votes = {
-            other: 1.0 / rank
-            for rank, (other, _) in enumerate(self.collaborative.similar_items(item, n), start=1)
-        }
-        if self.content_weight > 0 and len(self._cold_pos):
-            try:
-                similar = self.content.similar_items(item, n * 3)
-            except NotFound:
-                similar = []
-            cold = [other for other, _ in similar if other not in self._warm]
-            for rank, other in enumerate(cold, start=1):
-                votes[other] = self.content_weight / rank
+        ranked_warm = self.collaborative.similar_items(item, n)
+        if not (self.content_weight > 0 and len(self._cold_pos)):
+            return [(other, 1.0 / rank) for rank, (other, _) in enumerate(ranked_warm, start=1)]
+        votes = {other: 1.0 / rank for rank, (other, _) in enumerate(ranked_warm, start=1)}
+        try:
+            similar = self.content.similar_items(item, n * 3)
+        except NotFound:
+            similar = []
+        cold = [other for other, _ in similar if other not in self._warm]
+        for rank, other in enumerate(cold, start=1):
+            votes[other] = self.content_weight / rank
         ranked = sorted(votes.items(), key=lambda kv: -kv[1])[:n]
         return [(other, float(v)) for other, v in ranked]
