@@ -175,5 +175,9 @@ class ItemCooccurrence(_Fitted):
         cols, vals = self._sim.indices[start:end], self._sim.data[start:end]
         keep = vals > 0
         cols, vals = cols[keep], vals[keep]
+        if len(vals) > n:  # the n best and their ties, in O(nnz), before the exact sort
+            cut = np.partition(vals, len(vals) - n)[len(vals) - n]
+            keep = vals >= cut
+            cols, vals = cols[keep], vals[keep]
         order = np.lexsort((cols, -vals))[:n]
         return cols[order].astype(np.int64), vals[order].astype(np.float64)
