@@ -26,11 +26,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _table import print_table
+from _table import best_per_call, print_table
 
 MODULES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
 PIN = "bench-pin-1"
@@ -56,12 +55,8 @@ def token_dir() -> tuple[str, Path]:
 
 
 def rate(run: Callable[[int], None], n: int, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run(n)
-        best = min(best, time.perf_counter() - start)
-    return n / best
+    """Calls per second: the best of ``repeat`` runs of ``run(n)``."""
+    return 1.0 / best_per_call(run, n, repeat)
 
 
 def main() -> None:

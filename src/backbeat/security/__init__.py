@@ -40,17 +40,9 @@ from backbeat.security._errors import (
     UnknownKey,
 )
 from backbeat.security._keymanager import (
-    GCM_RANDOM_NONCE_LIMIT,
     KeyManager,
-    KeyRecord,
-    KeyStatus,
-    KeyUsageStore,
-    MemoryKeyUsageStore,
-    RotationPolicy,
-    SqlKeyUsageStore,
     create_key_manager,
     local_keyring,
-    owner_id,
     policy_from_settings,
     provider_from_settings,
 )
@@ -59,6 +51,15 @@ from backbeat.security._keyring import (
     decrypt_sensitive_data,
     encrypt_sensitive_data,
     key_id,
+)
+from backbeat.security._keyusage import (
+    GCM_RANDOM_NONCE_LIMIT,
+    KeyRecord,
+    KeyStatus,
+    KeyUsageStore,
+    MemoryKeyUsageStore,
+    RotationPolicy,
+    SqlKeyUsageStore,
 )
 from backbeat.security._kms import DataKey, LocalKeyProvider, MasterKeyInfo, MasterKeyProvider
 from backbeat.security._passwords import MAX_PASSWORD_LENGTH, PasswordHasher
@@ -115,7 +116,6 @@ __all__ = [
     "hybrid_encrypt",
     "key_id",
     "local_keyring",
-    "owner_id",
     "policy_from_settings",
     "provider_from_settings",
     "sanitize_data",

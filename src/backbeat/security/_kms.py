@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from backbeat.security._envelope import KeyringKeyProvider
 from backbeat.security._errors import UnknownKey
 from backbeat.security._keyring import Keyring
 
@@ -77,8 +78,9 @@ class MasterKeyProvider(Protocol):
     def close(self) -> None: ...
 
 
-class LocalKeyProvider:
-    """:class:`MasterKeyProvider` on a local :class:`Keyring` (AES-256-GCM wrapping).
+class LocalKeyProvider(KeyringKeyProvider):
+    """:class:`MasterKeyProvider` on a local :class:`Keyring` (AES-256-GCM wrapping, as
+    :class:`KeyringKeyProvider`, whose wrapped keys it reads).
 
     With ``path``, :meth:`rotate` saves the keyring there (mode 0600), and a
     data key wrapped under a key this process has not seen makes it re-read the
@@ -88,7 +90,7 @@ class LocalKeyProvider:
     kind = "local"
 
     def __init__(self, keyring: Keyring, path: Path | None = None) -> None:
-        self.keyring = keyring
+        super().__init__(keyring)
         self.path = path
         self._lock = threading.Lock()
 
@@ -105,17 +107,14 @@ class LocalKeyProvider:
                 self.keyring = fresh
         return self.keyring.primary_id
 
-    def wrap(self, data_key: bytes, *, context: bytes) -> bytes:
-        return self.keyring.encrypt(data_key, associated_data=b"dek\x1f" + context)
-
     def unwrap(self, wrapped: bytes, *, context: bytes) -> bytes:
         try:
-            return self.keyring.decrypt(wrapped, associated_data=b"dek\x1f" + context)
+            return super().unwrap(wrapped, context=context)
         except UnknownKey:
             if self.path is None:
                 raise
-            self.refresh()
-            return self.keyring.decrypt(wrapped, associated_data=b"dek\x1f" + context)
+            self.refresh()  # another process rotated the key file
+            return super().unwrap(wrapped, context=context)
 
     def generate_data_key(self, *, context: bytes = b"") -> DataKey:
         plaintext = os.urandom(32)
