@@ -367,14 +367,7 @@ def main() -> None:
             rows = []
             results = {}
             for name, paths, rate in phases:
-                run = subprocess.run(
-                    [sys.executable, __file__, "--load", "127.0.0.1", str(port), str(rate), key],
-                    input=json.dumps(paths),
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                r = json.loads(run.stdout)
+                r = _load_process(port, rate, key, paths)
                 results[name] = r
                 rows.append(
                     [
