@@ -90,6 +90,7 @@ tracks = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 sa.Index("ix_tracks_isrc", tracks.c.isrc)
+sa.Index("ix_tracks_updated_at", tracks.c.updated_at)  # the catalogue fingerprint's max()
 
 #: Analysis results for a track's current audio (keyed by the audio's hash).
 track_analyses = sa.Table(
@@ -101,6 +102,7 @@ track_analyses = sa.Table(
     sa.Column("analysis", sa.Text, nullable=False),  # JSON audio-analysis object
     sa.Column("analyzed_at", sa.DateTime(timezone=True), nullable=False),
 )
+sa.Index("ix_track_analyses_analyzed_at", track_analyses.c.analyzed_at)
 
 #: The analysis job queue of the embedded worker: state, attempts and a lease, so a
 #: job whose worker died is picked up again once its lease expires.
