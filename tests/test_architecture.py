@@ -35,6 +35,8 @@ ALLOWED: dict[str, set[str]] = {
     "audit": _LOW | {"storage", "security"},
     "audio": _LOW | {"spotify"},
     "recommend": _LOW | {"validation", "storage", "spotify"},
+    # create_system_monitor reads its file and URLs from settings.
+    "monitoring": _LOW | {"settings"},
     "toolkit": _LOW
     | {
         "settings",
@@ -47,6 +49,7 @@ ALLOWED: dict[str, set[str]] = {
         "storage",
         "audio",
         "recommend",
+        "monitoring",
     },
     "catalogue": _LOW
     | {"settings", "storage", "security", "validation", "audio", "recommend", "spotify"},

@@ -166,5 +166,5 @@ def test_the_suite_refuses_unknown_keys_and_options(tmp_path: Path) -> None:
     assert "turbo" in raised.value.message
     suite = create_enterprise_utils_suite({"data_dir": tmp_path})
     with pytest.raises(ConfigurationError) as missing:
-        suite["performance_monitor"]
+        suite["stream_processor"]
     assert "audio_processor" in missing.value.message

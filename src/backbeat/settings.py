@@ -69,6 +69,10 @@ _ACCEPTED: dict[str, str] = {
     "max_upload_mb": "a whole number of megabytes, 1 or more",
     "embedded_worker": "true or false: run analysis jobs inside `backbeat serve`",
     "retrain_interval_h": "hours between scheduled retrains (0 or more; 0: never)",
+    "monitoring_file": "a YAML or JSON file of SLOs, receivers and escalation",
+    "monitoring_interval_s": "seconds between monitoring evaluations (more than 0, at most 3600)",
+    "monitoring_enabled": "true or false: run the embedded SLO and alert evaluator",
+    "alertmanager_url": "an http(s) URL of an Alertmanager, such as http://127.0.0.1:9093",
     "rate_limit_read": "a limit like '20/s' or '1000 per hour'",
     "rate_limit_write": "a limit like '5/s' or '100 per minute'",
     "rate_limit_fail_open": "true or false: serve requests when the limiter's store is down",
@@ -174,6 +178,14 @@ class Settings(BaseSettings):
     key_max_encryptions: int = Field(
         2**30, ge=1, le=2**32, validation_alias="BACKBEAT_KEY_MAX_ENCRYPTIONS"
     )
+    # Monitoring: SLOs, receivers and escalation (YAML/JSON; defaults when unset), the
+    # embedded evaluator's period, and an Alertmanager to hand alerts to.
+    monitoring_file: Path | None = Field(None, validation_alias="BACKBEAT_MONITORING_FILE")
+    monitoring_interval_s: float = Field(
+        15.0, gt=0, le=3600, validation_alias="BACKBEAT_MONITORING_INTERVAL_S"
+    )
+    monitoring_enabled: bool = Field(True, validation_alias="BACKBEAT_MONITORING")
+    alertmanager_url: str | None = Field(None, validation_alias=_env("ALERTMANAGER_URL"))
     # Optional: also accept HS256 JWT bearer tokens (claims: sub, exp, scope, aud=backbeat).
     jwt_secret: SecretStr | None = Field(None, validation_alias="BACKBEAT_JWT_SECRET")
 
@@ -182,6 +194,13 @@ class Settings(BaseSettings):
     def _check_jwt_secret(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and len(v.get_secret_value()) < 32:
             raise ValueError("too short")
+        return v
+
+    @field_validator("alertmanager_url")
+    @classmethod
+    def _check_alertmanager_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL")
         return v
 
     @field_validator("redis_url")

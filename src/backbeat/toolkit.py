@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from backbeat.audio import AudioProcessor
     from backbeat.audit import AuditTrail
     from backbeat.cache import MemoryCache, TieredCache
+    from backbeat.monitoring import SystemMonitor
     from backbeat.ratelimit import Limit, RateLimiter
     from backbeat.recommend import ModelManager, ModelRegistry, RecommendationEngine
     from backbeat.security import KeyManager, Keyring
@@ -47,6 +48,8 @@ SEED_KEYS: dict[str, str] = {
     "recommendation_engine": "recommendation_engine",
     "cache_manager": "cache",
     "audit_logger": "audit",
+    "performance_monitor": "monitor",
+    "qos_manager": "monitor",
 }
 #: The seed's feature switches: accepted and without effect, since every service is
 #: built on first use (nothing to switch on) and configured by Settings.
@@ -76,6 +79,7 @@ class Toolkit:
         self._audit: AuditTrail | None = None
         self._models: ModelManager | None = None
         self._engine_rec: RecommendationEngine | None = None
+        self._monitor: SystemMonitor | None = None
         self._closed = False
 
     @classmethod
@@ -108,6 +112,9 @@ class Toolkit:
 
     async def aclose(self) -> None:
         """Close every service that was opened; safe to call twice."""
+        if self._monitor is not None:
+            monitor, self._monitor = self._monitor, None
+            await monitor.aclose()
         if self._audit is not None:
             audit, self._audit = self._audit, None
             await audit.aclose()
@@ -237,6 +244,23 @@ class Toolkit:
                 provider_from_settings(s), usage, policy_from_settings(s)
             )
         return self._key_manager
+
+    @property
+    def monitor(self) -> SystemMonitor:
+        """The :class:`~backbeat.monitoring.SystemMonitor` (SLOs, alerts, session and
+        stream QoS) from ``BACKBEAT_MONITORING_FILE`` and ``ALERTMANAGER_URL``; the seed's
+        ``performance_monitor`` and ``qos_manager``. Built on first access."""
+        if self._monitor is None:
+            try:
+                from backbeat.monitoring import create_system_monitor
+            except ImportError as e:
+                raise _missing_extra("monitoring", e.name or "prometheus-client") from e
+            self._monitor = create_system_monitor(self.settings)
+        return self._monitor
+
+    def use_monitor(self, monitor: SystemMonitor) -> None:
+        """Adopt a monitor built elsewhere (the service builds one on its app's metrics)."""
+        self._monitor = monitor
 
     async def migrate(self) -> None:
         """Bring the database schema up to date (Alembic ``upgrade head``)."""

@@ -398,7 +398,9 @@ def test_metrics_and_readiness(service) -> None:  # type: ignore[no-untyped-def]
     assert "backbeat_analysis_duration_seconds_count 1.0" in text
     assert 'backbeat_analysis_jobs_total{outcome="done"} 1.0' in text
     assert "backbeat_analysis_queue_depth 0.0" in text
-    assert "backbeat_cache_hit_ratio" in text
+    assert 'backbeat_cache_requests_total{level="l1",result="hit"}' in text
+    assert "backbeat_analysis_realtime_factor_count 1.0" in text
+    assert 'backbeat_db_pool_connections{state="checked_out"}' in text
     ready = client.get("/ready")
     assert ready.status_code == 200
     assert ready.json()["ready"] is True

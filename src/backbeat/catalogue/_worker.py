@@ -42,6 +42,8 @@ HEARTBEAT_S = 10.0
 
 #: ``on_outcome(outcome, seconds)``: ``outcome`` is ``done``, ``retry`` or ``failed``.
 OutcomeHook = Callable[[str, float], None]
+#: ``on_realtime(audio_seconds, wall_seconds)`` after each successful analysis.
+RealtimeHook = Callable[[float, float], None]
 
 
 class AnalysisWorker:
@@ -56,6 +58,7 @@ class AnalysisWorker:
         wake: asyncio.Event | None = None,
         on_result: Callable[[str], Awaitable[None]] | None = None,
         on_outcome: OutcomeHook | None = None,
+        on_realtime: RealtimeHook | None = None,
         idle_poll_s: float = 1.0,
         mode: str = "embedded",
         heartbeat_s: float = HEARTBEAT_S,
@@ -67,6 +70,8 @@ class AnalysisWorker:
         self.wake = wake if wake is not None else asyncio.Event()
         self.on_result = on_result
         self.on_outcome = on_outcome
+        self.on_realtime = on_realtime
+        self._audio_s = 0.0
         self.idle_poll_s = idle_poll_s
         self.mode = mode
         self.heartbeat_s = heartbeat_s
@@ -128,6 +133,7 @@ class AnalysisWorker:
     async def process(self, job: Job) -> str:
         """Analyse a claimed job; ``"done"``, ``"retry"`` or ``"failed"``."""
         started = time.perf_counter()
+        self._audio_s = 0.0
         outcome, detail = await self._attempt(job)
         elapsed = time.perf_counter() - started
         level = logging.INFO if outcome == "done" else logging.WARNING
@@ -144,6 +150,8 @@ class AnalysisWorker:
             self.failed += 1
         if self.on_outcome is not None:
             self.on_outcome(outcome, elapsed)
+        if outcome == "done" and self.on_realtime is not None and self._audio_s > 0:
+            self.on_realtime(self._audio_s, elapsed)
         return outcome
 
     async def _attempt(self, job: Job) -> tuple[str, str | None]:
@@ -162,6 +170,7 @@ class AnalysisWorker:
         except (OSError, MemoryError, RuntimeError, ValueError) as exc:
             await self.jobs.fail(job, "audio.analysis_failed", retryable=True)
             return "retry", f"audio.analysis_failed: {type(exc).__name__}: {exc}"
+        self._audio_s = float(features.duration_ms) / 1000.0
         stored = await self.jobs.complete(job, features.to_dict(), analysis.to_dict())
         self.processed += 1
         if stored and self.on_result is not None:

@@ -19,6 +19,7 @@ from backbeat._version import __version__
 from backbeat.cli._analyze import analyze
 from backbeat.cli._audit import audit_app
 from backbeat.cli._keys import keys_app
+from backbeat.cli._monitoring import monitoring_app
 from backbeat.cli._recommend import recommend_app
 from backbeat.cli._serve import db_app, serve
 from backbeat.cli._service import apikey_app, import_catalogue, worker
@@ -60,6 +61,7 @@ app.add_typer(apikey_app, name="apikey")
 app.command()(worker)
 app.command("import")(import_catalogue)
 app.add_typer(recommend_app, name="recommend")
+app.add_typer(monitoring_app, name="monitoring")
 
 
 _NAMES = {"int": "INTEGER", "str": "TEXT", "float": "NUMBER", "bool": "BOOLEAN"}

@@ -29,6 +29,12 @@ def serve(
     settings = Settings.from_env(**overrides)
     configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Before any worker starts (and before they import prometheus_client): every
+        # process writes its series there and each scrape aggregates them all.
+        from backbeat.monitoring import multiprocess_dir, prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(multiprocess_dir() or settings.data_dir / "metrics")
     if settings.database_backend == "sqlite":
         # Migrate once here: several workers migrating one new SQLite file would race.
         import anyio

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -95,8 +96,23 @@ def worker(
         mode = "redis" if settings.redis_url else "database"
         registry = ModelRegistry(settings.data_dir / "models")  # the one `serve` reads
         trainer = Trainer(catalogue.training, catalogue.events, registry)
+        hooks = {}
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Beside `serve` on this host: its /metrics reports this worker's analyses too.
+            from backbeat.monitoring import ServiceMetrics
+
+            metrics = ServiceMetrics()
+            hooks = {
+                "on_outcome": metrics.observe_analysis,
+                "on_realtime": metrics.observe_realtime,
+            }
         runner = AnalysisWorker(
-            catalogue.jobs, catalogue.tracks, catalogue.media, mode=mode, training=trainer
+            catalogue.jobs,
+            catalogue.tracks,
+            catalogue.media,
+            mode=mode,
+            training=trainer,
+            **hooks,  # type: ignore[arg-type]
         )
         if once:
             await runner.start()

@@ -77,9 +77,16 @@ def _headers(decision: Decision) -> list[tuple[bytes, bytes]]:
 class RateLimitMiddleware:
     """The first matching :class:`Policy` decides; requests it cannot key pass through."""
 
-    def __init__(self, app: ASGIApp, *, policies: Sequence[Policy] | Iterable[Policy]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        policies: Sequence[Policy] | Iterable[Policy],
+        on_decision: Callable[[Decision], None] | None = None,
+    ) -> None:
         self.app = app
         self.policies = tuple(policies)
+        self.on_decision = on_decision  # e.g. a metrics counter; called once per decision
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,6 +102,8 @@ class RateLimitMiddleware:
         except Unavailable as e:
             await _error(send, 503, e.message, e.code, [])
             return
+        if self.on_decision is not None:
+            self.on_decision(decision)
         if not decision.allowed:
             err = RateLimited(retry_after=decision.retry_after)
             retry = [(b"retry-after", str(max(1, math.ceil(decision.retry_after))).encode())]

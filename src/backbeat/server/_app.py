@@ -25,6 +25,7 @@ from backbeat._version import __version__
 from backbeat.catalogue import AnalysisWorker, Catalogue, CatalogueModel, RedisQueue, Trainer
 from backbeat.errors import BackbeatError, NotFound
 from backbeat.i18n import Translator
+from backbeat.monitoring import ServiceMetrics, create_system_monitor, mark_process_dead
 from backbeat.server._admin import retrain_on_schedule
 from backbeat.server._admin import router as admin_router
 from backbeat.server._auth import token_service
@@ -35,8 +36,9 @@ from backbeat.server._events import router as events_router
 from backbeat.server._features import router as features_router
 from backbeat.server._health import router as health_router
 from backbeat.server._limits import LazyRateLimit
-from backbeat.server._metrics import Metrics, MetricsMiddleware
+from backbeat.server._metrics import MetricsMiddleware
 from backbeat.server._metrics import router as metrics_router
+from backbeat.server._monitoring import router as monitoring_router
 from backbeat.server._recommendations import router as recommendations_router
 from backbeat.server._tracks import router as tracks_router
 from backbeat.server._users import router as users_router
@@ -58,6 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await toolkit.migrate()  # the embedded default sets itself up
             services = _services(toolkit)
             app.state.services = services
+            monitor = create_system_monitor(resolved, metrics=app.state.metrics)
+            toolkit.use_monitor(monitor)
+            if resolved.monitoring_enabled:
+                await monitor.start_advanced_monitoring()
             worker_task = None
             if resolved.embedded_worker:
                 catalogue = services.catalogue
@@ -68,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     wake=services.jobs_waiting,
                     on_result=services.results.invalidate,
                     on_outcome=app.state.metrics.observe_analysis,
+                    on_realtime=app.state.metrics.observe_realtime,
                     training=Trainer(catalogue.training, catalogue.events, services.registry),
                 )
                 worker_task = asyncio.create_task(
@@ -92,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     with contextlib.suppress(asyncio.CancelledError):
                         await worker_task
                 services.catalogue.api_keys.close()
+                mark_process_dead()
 
     app = FastAPI(
         title="backbeat",
@@ -114,7 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(credentials_router)
     app.include_router(metrics_router)
-    app.state.metrics = Metrics()
+    app.include_router(monitoring_router)
+    app.state.metrics = ServiceMetrics()
     app.add_middleware(LazyRateLimit)
     app.add_middleware(MetricsMiddleware)
     origins = [o.strip() for o in resolved.cors_origins.split(",") if o.strip()]

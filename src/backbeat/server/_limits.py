@@ -53,7 +53,12 @@ class LazyRateLimit:
             Policy(reads, path_prefix="/v1/", methods=_READS, key=api_key_id),
             Policy(writes, path_prefix="/v1/", methods=_WRITES, key=api_key_id),
         ]
-        return RateLimitMiddleware(self.app, policies=policies)
+        metrics = scope["app"].state.metrics
+        return RateLimitMiddleware(
+            self.app,
+            policies=policies,
+            on_decision=lambda decision: metrics.observe_limiter(decision.allowed),
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):

@@ -1,11 +1,11 @@
 """``GET /metrics`` (Prometheus text format) and ``GET /ready``.
 
-Per app (its own registry, so several apps in one process do not collide):
-request counts and latency histograms by route template, method and status;
-analysis durations and outcomes from the worker; at scrape time, the job queue's
-depth and the cache's hit ratio (from its counters). ``/ready`` answers 200 only
-when every configured backend does (database, Redis), 503 otherwise; ``/health``
-is the liveness and backend report.
+The series are :class:`backbeat.monitoring.ServiceMetrics` (one registry per app, so
+several apps in one process do not collide; under ``serve --workers N`` every process
+writes to the shared multiprocess directory and any process's scrape reports all of
+them). At scrape time: the job queue's depth and oldest age, the cache levels'
+counters and the database pool. ``/ready`` answers 200 only when every configured
+backend does (database, Redis), 503 otherwise; ``/health`` is the liveness report.
 """
 
 from __future__ import annotations
@@ -15,74 +15,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backbeat.monitoring import CONTENT_TYPE_LATEST, ServiceMetrics
 from backbeat.server._deps import ServicesDep
 
-__all__ = ["Metrics", "MetricsMiddleware", "router"]
+__all__ = ["MetricsMiddleware", "cache_levels", "pool_state", "router"]
 
 router = APIRouter(tags=["operations"])
 
 
-class Metrics:
-    def observe_analysis(self, outcome: str, seconds: float) -> None:
-        """The worker's ``on_outcome`` hook."""
-        self.analysis_outcomes.labels(outcome).inc()
-        if outcome == "done":
-            self.analysis.observe(seconds)
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "backbeat_http_requests_total",
-            "HTTP requests by route template, method and status.",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "backbeat_http_request_duration_seconds",
-            "HTTP request latency by route template and method.",
-            ["route", "method"],
-            registry=self.registry,
-        )
-        self.analysis = Histogram(
-            "backbeat_analysis_duration_seconds",
-            "Wall time of one track analysis (decode to stored result).",
-            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
-            registry=self.registry,
-        )
-        self.analysis_outcomes = Counter(
-            "backbeat_analysis_jobs_total",
-            "Analysis attempts by outcome (done, retry, failed).",
-            ["outcome"],
-            registry=self.registry,
-        )
-        self.queue_depth = Gauge(
-            "backbeat_analysis_queue_depth",
-            "Analysis jobs queued or running.",
-            registry=self.registry,
-        )
-        self.oldest_job_age = Gauge(
-            "backbeat_analysis_oldest_queued_seconds",
-            "Age of the oldest queued analysis job (0 when none).",
-            registry=self.registry,
-        )
-        self.cache_hit_ratio = Gauge(
-            "backbeat_cache_hit_ratio",
-            "Hits / (hits + misses) of the in-process cache level since start.",
-            registry=self.registry,
-        )
-
-
 class MetricsMiddleware:
+    """RED per route template: one counter increment and one histogram observation."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -90,7 +35,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        metrics: Metrics = scope["app"].state.metrics
+        metrics: ServiceMetrics = scope["app"].state.metrics
         started = time.perf_counter()
         status = 500
 
@@ -110,20 +55,44 @@ class MetricsMiddleware:
             metrics.latency.labels(template, method).observe(time.perf_counter() - started)
 
 
-def _l1_stats(cache: Any) -> Any:
-    return getattr(getattr(cache, "l1", cache), "stats", None)
+def cache_levels(cache: Any) -> dict[str, Any]:
+    """``{"l1": stats, "l2": stats}`` of a tiered cache, ``{"l1": stats}`` of one level."""
+    levels: dict[str, Any] = {}
+    for level in ("l1", "l2"):
+        stats = getattr(getattr(cache, level, None), "stats", None)
+        if stats is not None:
+            levels[level] = stats
+    if not levels and getattr(cache, "stats", None) is not None:
+        levels["l1"] = cache.stats
+    return levels
+
+
+def pool_state(engine: Any) -> tuple[int, int] | None:
+    """``(checked out, idle)`` of an SQLAlchemy engine's pool, when it keeps one."""
+    pool = getattr(getattr(engine, "sync_engine", engine), "pool", None)
+    checkedout = getattr(pool, "checkedout", None)
+    checkedin = getattr(pool, "checkedin", None)
+    if not callable(checkedout) or not callable(checkedin):
+        return None
+    return int(checkedout()), int(checkedin())
+
+
+def refresh(metrics: ServiceMetrics, services: Any) -> None:
+    """The per-process readings a scrape or the evaluator's tick exports."""
+    metrics.sync_cache(cache_levels(services.toolkit.cache))
+    state = pool_state(services.catalogue.engine)
+    if state is not None:
+        metrics.set_pool(*state)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics_endpoint(request: Request, services: ServicesDep) -> Response:
-    metrics: Metrics = request.app.state.metrics
+    metrics: ServiceMetrics = request.app.state.metrics
     queue = await services.catalogue.jobs.stats()
     metrics.queue_depth.set(queue.depth)
     metrics.oldest_job_age.set(queue.oldest_age_s() or 0.0)
-    stats = _l1_stats(services.toolkit.cache)
-    if stats is not None and stats.hits + stats.misses:
-        metrics.cache_hit_ratio.set(stats.hits / (stats.hits + stats.misses))
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    refresh(metrics, services)
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get(
