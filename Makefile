@@ -33,9 +33,12 @@ typecheck: $(VENV)/.installed-dev
 
 # System packages the tests talk to for real: SoftHSM2 (PKCS#11) when it is missing and
 # apt-get can install it (root); otherwise those tests skip, or fail in CI.
+# Debian's SoftHSM2, Prometheus and Alertmanager for the integration tests (root + apt only).
+TEST_PACKAGES := softhsm2:softhsm2-util prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager
 test-deps:
-	@command -v softhsm2-util >/dev/null || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] \
-		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends softhsm2)
+	@missing=""; for p in $(TEST_PACKAGES); do command -v $${p#*:} >/dev/null || missing="$$missing $${p%%:*}"; done; \
+	[ -z "$$missing" ] || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] \
+		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing)
 
 pytest: $(VENV)/.installed-dev test-deps
 	$(BIN)/pytest

@@ -209,8 +209,8 @@ class SystemMonitor:
             smart["horizon_s"] = float(v) * 60.0
         if "confidence" in config:
             v = config["confidence"]
-            if isinstance(v, bool) or not isinstance(v, int | float) or not 0.5 <= v < 1:
-                raise config_error(where, "confidence", f"{v!r} is not in [0.5, 1)")
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0.5 < v < 1:
+                raise config_error(where, "confidence", f"{v!r} is not in (0.5, 1)")
             smart["confidence"] = float(v)
         if "alert_channels" in config:
             channels = config["alert_channels"]
@@ -362,7 +362,10 @@ class SystemMonitor:
             )
         elif "predictive_alerting" in self.features and "horizon_s" in self.smart:
             steps = max(1, round(self.smart["horizon_s"] / self.interval_s))
-            forecast = self._holt.forecast(steps, self.smart.get("confidence", 0.9))
+            # P(value > threshold) >= confidence: the one-sided lower bound, which is the
+            # lower end of a two-sided interval of 2c - 1.
+            confidence = self.smart.get("confidence", 0.8)
+            forecast = self._holt.forecast(steps, 2 * confidence - 1)
             if forecast is not None and forecast.lower > threshold:
                 specs.append(
                     AlertSpec(
