@@ -72,6 +72,7 @@ USER_FACING = (
     "validation.too_many_ids",
     "validation.media_path",
     "validation.recommend_",
+    "monitoring.",
 )
 
 

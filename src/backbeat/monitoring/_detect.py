@@ -367,7 +367,7 @@ class RelativeEntropy:
         self.values: deque[float] = deque(maxlen=window)
         self.seen: list[float] = []
         self.lo = self.hi = 0.0
-        self.hypotheses: list[NDArray[np.float64]] = []
+        self._log_hypotheses = np.zeros((16, bins))  # log Q per hypothesis, rows in use
         self.counts: list[int] = []
         self.n = 0
 
@@ -387,17 +387,27 @@ class RelativeEntropy:
         )
         p = np.bincount(idx, minlength=self.bins) / len(self.values)
         best, best_stat = -1, math.inf
-        for j, q in enumerate(self.hypotheses):
+        if self.counts:
             mask = p > 0
-            stat = 2 * len(self.values) * float(np.sum(p[mask] * np.log(p[mask] / q[mask])))
-            if stat < best_stat:
-                best, best_stat = j, stat
+            logs = self._log_hypotheses[: len(self.counts), mask]
+            stats = 2 * len(self.values) * (p[mask] * (np.log(p[mask]) - logs)).sum(axis=1)
+            best = int(np.argmin(stats))
+            best_stat = float(stats[best])
         if best < 0 or best_stat > self.critical:
-            self.hypotheses.append(np.maximum(p, 1e-3) / np.maximum(p, 1e-3).sum())
+            q = np.maximum(p, 1e-3)
+            self._add(np.log(q / q.sum()))
             self.counts.append(1)
             return 1.0
         self.counts[best] += 1
         return 1.0 if self.counts[best] < self.rare else 0.0
+
+    def _add(self, log_q: NDArray[np.float64]) -> None:
+        n = len(self.counts)
+        if n == len(self._log_hypotheses):
+            grown = np.zeros((max(16, 2 * n), self.bins))
+            grown[:n] = self._log_hypotheses[:n]
+            self._log_hypotheses = grown
+        self._log_hypotheses[n] = log_q
 
 
 class Refractory:
