@@ -33,9 +33,9 @@ BACKBEAT = str(Path(sys.executable).with_name("backbeat"))
 NAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "nab"
 
 
-#: Event recall measured over seeds 0-4 (bench_monitoring prints it): spike 0.85, level
-#: shift 0.75, drift 0.65, contextual dip 0.3 (the weak spot); precision >= 0.95 for all.
-FLOORS = {"spike": 0.75, "level_shift": 0.6, "drift": 0.55, "contextual_dip": 0.2}
+#: Measured over seeds 0-4 at DEFAULT_THRESHOLD (bench_monitoring prints it): recall spike
+#: 0.9, level shift 0.9, contextual dip 0.75, drift 0.7; precision 0.72-0.84.
+FLOORS = {"spike": 0.75, "level_shift": 0.75, "drift": 0.55, "contextual_dip": 0.55}
 
 
 @pytest.mark.parametrize("kind", ANOMALY_KINDS)
@@ -48,7 +48,7 @@ def test_the_default_detector_finds_planted_anomalies(kind: str) -> None:
         recalls.append(found.recall)
         precisions.append(found.precision)
     assert np.mean(recalls) >= FLOORS[kind], (kind, recalls)
-    assert np.mean(precisions) >= 0.9, (kind, precisions)
+    assert np.mean(precisions) >= 0.6, (kind, precisions)
 
 
 def test_a_clean_cycle_raises_no_alarm() -> None:

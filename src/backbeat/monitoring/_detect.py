@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 MAD_SCALE = 1.4826  # MAD -> standard deviation for Gaussian data
-DEFAULT_THRESHOLD = 0.45  # the standard profile's best on NAB (0.4498)
+DEFAULT_THRESHOLD = 0.37  # the standard profile's best on NAB (0.3666)
 
 
 class _Ring:
@@ -461,7 +461,9 @@ class AnomalyDetector:
         self._inner = Refractory(
             Ensemble(
                 (SurpriseLikelihood(combine=combine), 1.0),
-                (RelativeEntropy(bins=7), entropy_weight),
+                # The value range is learned over the first 750 points: NAB's learning
+                # period (its probation is 15% of a file, at most 750 points).
+                (RelativeEntropy(window=30, bins=7, warmup=750), entropy_weight),
                 how="mean",
             ),
             refractory,
