@@ -73,6 +73,7 @@ _ACCEPTED: dict[str, str] = {
     "monitoring_interval_s": "seconds between monitoring evaluations (more than 0, at most 3600)",
     "monitoring_enabled": "true or false: run the embedded SLO and alert evaluator",
     "alertmanager_url": "an http(s) URL of an Alertmanager, such as http://127.0.0.1:9093",
+    "otlp_endpoint": "an http(s) URL of an OTLP/HTTP collector, such as http://127.0.0.1:4318",
     "rate_limit_read": "a limit like '20/s' or '1000 per hour'",
     "rate_limit_write": "a limit like '5/s' or '100 per minute'",
     "rate_limit_fail_open": "true or false: serve requests when the limiter's store is down",
@@ -186,6 +187,10 @@ class Settings(BaseSettings):
     )
     monitoring_enabled: bool = Field(True, validation_alias="BACKBEAT_MONITORING")
     alertmanager_url: str | None = Field(None, validation_alias=_env("ALERTMANAGER_URL"))
+    # OpenTelemetry traces over OTLP/HTTP (the `otel` extra), off unless a collector is named.
+    otlp_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("BACKBEAT_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
     # Optional: also accept HS256 JWT bearer tokens (claims: sub, exp, scope, aud=backbeat).
     jwt_secret: SecretStr | None = Field(None, validation_alias="BACKBEAT_JWT_SECRET")
 
@@ -196,7 +201,7 @@ class Settings(BaseSettings):
             raise ValueError("too short")
         return v
 
-    @field_validator("alertmanager_url")
+    @field_validator("alertmanager_url", "otlp_endpoint")
     @classmethod
     def _check_alertmanager_url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):

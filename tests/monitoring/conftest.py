@@ -27,7 +27,10 @@ class Receiver:
                         self.send_response(503)
                         self.end_headers()
                         return
-                    outer.posts.append((self.path, json.loads(body)))
+                    try:
+                        outer.posts.append((self.path, json.loads(body)))
+                    except ValueError:  # not JSON (OTLP protobuf): kept as bytes
+                        outer.posts.append((self.path, body))
                 self.send_response(200)
                 self.end_headers()
 

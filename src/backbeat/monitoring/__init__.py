@@ -67,6 +67,7 @@ from backbeat.monitoring._slo import (
     load_config,
     parse_slos,
 )
+from backbeat.monitoring._tracing import TracingMiddleware, tracer_provider
 
 __all__ = [
     "ANOMALY_KINDS",
@@ -110,6 +111,7 @@ __all__ = [
     "SurpriseLikelihood",
     "SystemMonitor",
     "ThreeSigma",
+    "TracingMiddleware",
     "alertmanager_config",
     "create_system_monitor",
     "detections",
@@ -127,5 +129,6 @@ __all__ = [
     "read_series",
     "score_corpus",
     "score_series",
+    "tracer_provider",
     "write_rules",
 ]

@@ -100,6 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         await worker_task
                 services.catalogue.api_keys.close()
                 mark_process_dead()
+                provider = getattr(app.state, "tracer_provider", None)
+                if provider is not None:
+                    await asyncio.to_thread(provider.shutdown)  # flushes the last spans
 
     app = FastAPI(
         title="backbeat",
@@ -137,6 +140,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After", "X-Request-ID", "RateLimit-Remaining"],
         )
     app.add_middleware(RequestContextMiddleware)  # outermost: every response gets its id
+    if resolved.otlp_endpoint:
+        from backbeat.monitoring import TracingMiddleware, tracer_provider
+
+        provider = tracer_provider(resolved.otlp_endpoint, service_version=__version__)
+        app.state.tracer_provider = provider
+        app.add_middleware(TracingMiddleware, tracer=provider.get_tracer("backbeat.server"))
     return app
 
 
