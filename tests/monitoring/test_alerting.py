@@ -288,3 +288,58 @@ async def test_the_seed_calls_and_settings(tmp_path: Any, receiver: Receiver) ->
         )
     assert "bad.yml" in raised.value.message
     assert "line" in raised.value.message
+
+
+async def test_alerts_go_to_an_alertmanager_api(receiver: Receiver) -> None:
+    metrics = ServiceMetrics()
+    monitor = SystemMonitor(
+        metrics,
+        slos=parse_slos(
+            {
+                "slos": [{"name": "api", "kind": "availability", "objective": 0.99}],
+                "burn_alerts": [{"severity": "ticket", "factor": 2, "long": "1m", "short": "30s"}],
+            }
+        ),
+        alertmanager_url=receiver.url + "/",
+    )
+    metrics.requests.labels("/v1/x", "GET", "200").inc(10)
+    await monitor.evaluate(NOON)
+    metrics.requests.labels("/v1/x", "GET", "502").inc(10)
+    await monitor.evaluate(NOON + 10)
+    metrics.requests.labels("/v1/x", "GET", "200").inc(10_000)
+    await monitor.evaluate(NOON + 100)
+    await asyncio.wait_for(monitor.dispatcher.drain(), 10)
+    posted = receiver.bodies("/api/v2/alerts")
+    assert posted[0][0]["labels"] == {
+        "alertname": "BackbeatSloBurnRate",
+        "severity": "ticket",
+        "slo": "api",
+    }
+    assert "endsAt" not in posted[0][0]
+    assert posted[-1][0]["endsAt"].endswith("Z")  # the resolution
+    await monitor.aclose()
+
+
+def test_the_toolkit_serves_the_seed_keys(tmp_path: Any) -> None:
+    from backbeat.toolkit import Toolkit
+
+    tk = Toolkit(Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path)}))
+    assert isinstance(tk["performance_monitor"], SystemMonitor)
+    assert tk["qos_manager"] is tk.monitor
+
+
+def test_ewma_and_cusum_see_what_they_are_for() -> None:
+    import numpy as np
+
+    from backbeat.monitoring import Cusum, Ewma, score_series
+
+    rng = np.random.default_rng(5)
+    shift = np.concatenate([rng.normal(0, 1, 500), rng.normal(1.5, 1, 300)])  # small level shift
+    cusum = score_series(Cusum(), shift)
+    assert cusum[:500].max() < 1.0
+    first = int(np.argmax(cusum >= 1.0))
+    assert 500 <= first < 540  # declared within 40 points of the change, none before
+    spike = rng.normal(0, 1, 600)
+    spike[400] = 12
+    ewma = score_series(Ewma(), spike)
+    assert int(np.argmax(ewma)) == 400
