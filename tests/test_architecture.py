@@ -37,6 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "recommend": _LOW | {"validation", "storage", "spotify"},
     # create_system_monitor reads its file and URLs from settings.
     "monitoring": _LOW | {"settings"},
+    "analytics": _LOW,
     "toolkit": _LOW
     | {
         "settings",

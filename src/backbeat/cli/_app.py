@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from backbeat._version import __version__
+from backbeat.cli._analytics import analytics_app
 from backbeat.cli._analyze import analyze
 from backbeat.cli._audit import audit_app
 from backbeat.cli._keys import keys_app
@@ -62,6 +63,7 @@ app.command()(worker)
 app.command("import")(import_catalogue)
 app.add_typer(recommend_app, name="recommend")
 app.add_typer(monitoring_app, name="monitoring")
+app.add_typer(analytics_app, name="analytics")
 
 
 _NAMES = {"int": "INTEGER", "str": "TEXT", "float": "NUMBER", "bool": "BOOLEAN"}

@@ -73,6 +73,7 @@ USER_FACING = (
     "validation.media_path",
     "validation.recommend_",
     "monitoring.",
+    "analytics.",
 )
 
 

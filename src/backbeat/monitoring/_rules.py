@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 from prometheus_client.utils import floatToGoString
 
 from backbeat.monitoring._routing import Receiver, Routing

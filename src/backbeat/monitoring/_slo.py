@@ -283,7 +283,7 @@ def load_config(path: Path) -> dict[str, Any]:
         except json.JSONDecodeError as exc:
             raise _fail(source, f"line {exc.lineno}", exc.msg) from None
     else:
-        import yaml  # type: ignore[import-untyped]
+        import yaml
 
         try:
             data = yaml.safe_load(text)

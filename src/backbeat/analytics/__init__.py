@@ -1,0 +1,31 @@
+"""Business analytics on listening events, subscriptions and payments (extra ``analytics``).
+
+Queries are written once with Ibis and run on DuckDB in memory by default (CSV/Parquet
+folders) or on any Ibis backend that holds the same tables (PostgreSQL tested).
+:func:`create_business_analytics` is the seed's entry point; ``backbeat analytics kpis``
+and ``backbeat analytics synthetic`` its commands. This first part covers the data
+model, checked loading, exact KPIs and the synthetic generator.
+"""
+
+from __future__ import annotations
+
+from backbeat.analytics._errors import AnalyticsInputError
+from backbeat.analytics._kpis import Kpis, Period, compute_kpis, parse_period
+from backbeat.analytics._service import BusinessAnalytics, create_business_analytics
+from backbeat.analytics._source import COLUMNS, Source, load_frames, open_source
+from backbeat.analytics._synthetic import generate
+
+__all__ = [
+    "COLUMNS",
+    "AnalyticsInputError",
+    "BusinessAnalytics",
+    "Kpis",
+    "Period",
+    "Source",
+    "compute_kpis",
+    "create_business_analytics",
+    "generate",
+    "load_frames",
+    "open_source",
+    "parse_period",
+]

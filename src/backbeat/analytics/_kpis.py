@@ -1,0 +1,251 @@
+"""KPIs written once in Ibis, run on whatever backend holds the source (DuckDB, PostgreSQL).
+
+Definitions (UTC days; a period is ``start..end`` inclusive):
+
+- ``dau[d]``: distinct users with at least one event on day d; ``wau[d]`` / ``mau[d]``:
+  distinct users with an event in the 7 / 30 days ending on d; ``stickiness``: mean DAU /
+  mean MAU over the period.
+- ``listening_hours[d]``: sum of ``ms_played`` on d / 3,600,000.
+- ``sessions[d]``: sessions starting on d; a session starts at a user's first event or at an
+  event more than 30 minutes after that user's previous one (previous events before the
+  period count).
+- ``new_users[d]``: users whose first event ever is on d.
+- ``mrr[month]``: sum of the monthly ``price`` of subscriptions active at the month's last
+  instant (started at or before it, not ended by then), for the months the period touches.
+- ``revenue``: charges minus refunds paid in the period; ``arpu``: revenue / users active in
+  the period; ``arppu``: revenue / users who paid in the period.
+- ``retention[cohort_month]``: for users whose first event falls in that month, the share
+  active in each month from the cohort's (index 0, always 1.0) to the period's end month.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from backbeat.analytics._errors import input_error
+from backbeat.analytics._source import Source
+
+__all__ = ["Kpis", "Period", "compute_kpis", "parse_period"]
+
+SESSION_GAP_S = 30 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    start: dt.date
+    end: dt.date
+
+    def days(self) -> list[dt.date]:
+        return [self.start + dt.timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+def parse_period(text: str, *, today: dt.date | None = None) -> Period:
+    """``YYYY-MM-DD..YYYY-MM-DD`` or ``last_N_days`` (ending ``today``)."""
+    value = text.strip()
+    if value.startswith("last_") and value.endswith("_days"):
+        middle = value[len("last_") : -len("_days")]
+        if middle.isdigit() and int(middle) > 0:
+            end = today or dt.datetime.now(dt.UTC).date()
+            return Period(end - dt.timedelta(days=int(middle) - 1), end)
+    start_text, sep, end_text = value.partition("..")
+    try:
+        if not sep:
+            raise ValueError
+        period = Period(dt.date.fromisoformat(start_text), dt.date.fromisoformat(end_text))
+    except ValueError:
+        raise input_error(
+            "--period", "period", "-", f"{value!r} is not YYYY-MM-DD..YYYY-MM-DD or last_N_days"
+        ) from None
+    if period.end < period.start:
+        raise input_error("--period", "period", "-", "ends before it starts")
+    return period
+
+
+@dataclass
+class Kpis:
+    period: Period
+    dau: dict[str, int] = field(default_factory=dict)
+    wau: dict[str, int] = field(default_factory=dict)
+    mau: dict[str, int] = field(default_factory=dict)
+    new_users: dict[str, int] = field(default_factory=dict)
+    sessions: dict[str, int] = field(default_factory=dict)
+    listening_hours: dict[str, float] = field(default_factory=dict)
+    stickiness: float = 0.0
+    active_users: int = 0
+    mrr: dict[str, float] = field(default_factory=dict)
+    revenue: float | None = None
+    arpu: float | None = None
+    arppu: float | None = None
+    currency: str | None = None
+    retention: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": str(self.period),
+            "dau": self.dau,
+            "wau": self.wau,
+            "mau": self.mau,
+            "new_users": self.new_users,
+            "sessions": self.sessions,
+            "listening_hours": self.listening_hours,
+            "stickiness": self.stickiness,
+            "active_users": self.active_users,
+            "mrr": self.mrr,
+            "revenue": self.revenue,
+            "arpu": self.arpu,
+            "arppu": self.arppu,
+            "currency": self.currency,
+            "retention": self.retention,
+        }
+
+
+def _ts(day: dt.date) -> Any:
+    return ibis.timestamp(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC))
+
+
+def _series(
+    frame: pd.DataFrame, key: str, value: str, days: list[dt.date], kind: type
+) -> dict[str, Any]:
+    found = {
+        pd.Timestamp(k).date().isoformat(): v for k, v in zip(frame[key], frame[value], strict=True)
+    }
+    return {d.isoformat(): kind(found.get(d.isoformat(), 0) or 0) for d in days}
+
+
+def _rolling(user_days: Any, days: list[dt.date], width: int) -> Any:
+    grid = ibis.memtable({"d": days}).cast({"d": "date"})
+    joined = grid.join(
+        user_days,
+        [user_days.day <= grid.d, user_days.day > grid.d - ibis.interval(days=width)],
+    )
+    return joined.group_by(joined.d).aggregate(n=joined.user_id.nunique())
+
+
+def compute_kpis(source: Source, period: Period) -> Kpis:
+    """Every KPI above for ``period``, from ``source``'s backend."""
+    ev = source.tables["events"]
+    start, after = _ts(period.start), _ts(period.end + dt.timedelta(days=1))
+    span = ev.aggregate(lo=ev.timestamp.min(), hi=ev.timestamp.max()).to_pyarrow().to_pandas()
+    lo, hi = span["lo"].iloc[0], span["hi"].iloc[0]
+    if (
+        pd.isna(lo)
+        or pd.Timestamp(hi).date() < period.start
+        or pd.Timestamp(lo).date() > period.end
+    ):
+        raise input_error(
+            source.origin, "timestamp", "-", f"the period {period} is outside the data"
+        )
+    days = period.days()
+    out = Kpis(period)
+    in_period = ev.filter((ev.timestamp >= start) & (ev.timestamp < after))
+    daily = (
+        in_period.group_by(day=in_period.timestamp.date())
+        .aggregate(dau=in_period.user_id.nunique(), ms=in_period.ms_played.sum())
+        .to_pyarrow()
+        .to_pandas()
+    )
+    out.dau = _series(daily, "day", "dau", days, int)
+    hours = _series(daily, "day", "ms", days, float)
+    out.listening_hours = {k: round(v / 3_600_000, 6) for k, v in hours.items()}
+    window_start = _ts(period.start - dt.timedelta(days=29))
+    recent = ev.filter((ev.timestamp >= window_start) & (ev.timestamp < after))
+    user_days = recent.select(user_id=recent.user_id, day=recent.timestamp.date()).distinct()
+    out.wau = _series(_rolling(user_days, days, 7).to_pyarrow().to_pandas(), "d", "n", days, int)
+    out.mau = _series(_rolling(user_days, days, 30).to_pyarrow().to_pandas(), "d", "n", days, int)
+    mean_mau = sum(out.mau.values()) / len(days)
+    out.stickiness = round(sum(out.dau.values()) / len(days) / mean_mau, 6) if mean_mau else 0.0
+    out.active_users = int(in_period.user_id.nunique().to_pyarrow().as_py())
+    firsts = ev.group_by(ev.user_id).aggregate(first=ev.timestamp.min())
+    new = firsts.filter((firsts.first >= start) & (firsts.first < after))
+    out.new_users = _series(
+        new.group_by(day=new.first.date())
+        .aggregate(n=new.user_id.count())
+        .to_pyarrow()
+        .to_pandas(),
+        "day",
+        "n",
+        days,
+        int,
+    )
+    seconds = ev.timestamp.epoch_seconds()
+    w = ibis.window(group_by=ev.user_id, order_by=ev.timestamp)
+    marked = ev.mutate(gap=seconds - seconds.lag().over(w))
+    starts = marked.filter(
+        (marked.gap.isnull() | (marked.gap > SESSION_GAP_S))
+        & (marked.timestamp >= start)
+        & (marked.timestamp < after)
+    )
+    out.sessions = _series(
+        starts.group_by(day=starts.timestamp.date())
+        .aggregate(n=starts.count())
+        .to_pyarrow()
+        .to_pandas(),
+        "day",
+        "n",
+        days,
+        int,
+    )
+    out.retention = _retention(ev, period)
+    if source.has("subscriptions"):
+        out.mrr = _mrr(source.tables["subscriptions"], period)
+    if source.has("payments"):
+        pay = source.tables["payments"]
+        paid = pay.filter((pay.paid_at >= start) & (pay.paid_at < after))
+        signed = ibis.cases((paid.kind == "refund", -paid.amount.abs()), else_=paid.amount)
+        revenue = float(signed.sum().to_pyarrow().as_py() or 0.0)
+        charges = paid.filter(paid.kind == "charge")
+        payers = int(charges.user_id.nunique().to_pyarrow().as_py() or 0)
+        out.revenue = round(revenue, 6)
+        out.arpu = round(revenue / out.active_users, 6) if out.active_users else None
+        out.arppu = round(revenue / payers, 6) if payers else None
+    out.currency = source.currency
+    return out
+
+
+def _month_index(column: Any) -> Any:
+    return column.year() * 12 + column.month() - 1
+
+
+def _retention(ev: Any, period: Period) -> dict[str, list[float]]:
+    until = _ts(period.end + dt.timedelta(days=1))
+    upto = ev.filter(ev.timestamp < until)
+    firsts = upto.group_by(upto.user_id).aggregate(cohort=_month_index(upto.timestamp.min()))
+    months = upto.select(user_id=upto.user_id, m=_month_index(upto.timestamp)).distinct()
+    joined = months.join(firsts, "user_id")
+    counts = (
+        joined.group_by(joined.cohort, k=joined.m - joined.cohort)
+        .aggregate(n=joined.user_id.nunique())
+        .to_pyarrow()
+        .to_pandas()
+    )
+    last = period.end.year * 12 + period.end.month - 1
+    out: dict[str, list[float]] = {}
+    for cohort, rows in counts.groupby("cohort"):
+        size = int(rows.loc[rows["k"] == 0, "n"].sum())
+        by_k = dict(zip(rows["k"].astype(int), rows["n"].astype(int), strict=True))
+        label = f"{int(cohort) // 12:04d}-{int(cohort) % 12 + 1:02d}"
+        out[label] = [round(by_k.get(k, 0) / size, 6) for k in range(last - int(cohort) + 1)]
+    return dict(sorted(out.items()))
+
+
+def _mrr(subs: Any, period: Period) -> dict[str, float]:
+    out: dict[str, float] = {}
+    month = dt.date(period.start.year, period.start.month, 1)
+    while month <= period.end:
+        following = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        edge = _ts(following)  # the month's last instant is just before this
+        active = subs.filter(
+            (subs.started_at < edge) & (subs.ended_at.isnull() | (subs.ended_at >= edge))
+        )
+        value = active.price.sum().to_pyarrow().as_py()
+        out[month.strftime("%Y-%m")] = round(float(value or 0.0), 6)
+        month = following
+    return out

@@ -1,0 +1,51 @@
+"""``create_business_analytics(source)``: the seed's ``business_analytics``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from backbeat.analytics._errors import input_error
+from backbeat.analytics._kpis import Kpis, compute_kpis, parse_period
+from backbeat.analytics._source import Source, open_source
+
+__all__ = ["BusinessAnalytics", "create_business_analytics"]
+
+
+class BusinessAnalytics:
+    """KPIs over one source. ``today`` anchors ``last_N_days`` (default: the data's last day)."""
+
+    def __init__(self, source: Source, *, today: dt.date | None = None) -> None:
+        self.source = source
+        self.today = today
+
+    def _today(self) -> dt.date:
+        if self.today is not None:
+            return self.today
+        ev = self.source.tables["events"]
+        last = ev.timestamp.max().to_pyarrow().as_py()
+        return last.date() if last is not None else dt.datetime.now(dt.UTC).date()
+
+    async def get_business_metrics(
+        self, date_range: str = "last_30_days", include_predictions: bool = False
+    ) -> Kpis:
+        """The KPIs of ``date_range`` (``last_N_days`` or ``YYYY-MM-DD..YYYY-MM-DD``)."""
+        if include_predictions:
+            raise input_error(
+                "get_business_metrics",
+                "include_predictions",
+                "-",
+                "forecasts are not available yet (issue 19, second part)",
+            )
+        import anyio
+
+        period = parse_period(date_range, today=self._today())
+        return await anyio.to_thread.run_sync(compute_kpis, self.source, period)
+
+
+def create_business_analytics(source: Any, *, backend: Any = None) -> BusinessAnalytics:
+    """From a folder of events/subscriptions/payments files (CSV or Parquet)."""
+    if isinstance(source, str | Path):
+        return BusinessAnalytics(open_source(Path(source), backend=backend))
+    raise input_error(str(source)[:80], "-", "-", "expected a folder of CSV/Parquet files")
