@@ -10,20 +10,34 @@ model, checked loading, exact KPIs and the synthetic generator.
 from __future__ import annotations
 
 from backbeat.analytics._errors import AnalyticsInputError
+from backbeat.analytics._forecast import (
+    CANDIDATES,
+    METRICS,
+    Forecast,
+    ForecastPoint,
+    daily_metric,
+    forecast_series,
+)
 from backbeat.analytics._kpis import Kpis, Period, compute_kpis, parse_period
 from backbeat.analytics._service import BusinessAnalytics, create_business_analytics
 from backbeat.analytics._source import COLUMNS, Source, load_frames, open_source
 from backbeat.analytics._synthetic import generate
 
 __all__ = [
+    "CANDIDATES",
     "COLUMNS",
+    "METRICS",
     "AnalyticsInputError",
     "BusinessAnalytics",
+    "Forecast",
+    "ForecastPoint",
     "Kpis",
     "Period",
     "Source",
     "compute_kpis",
     "create_business_analytics",
+    "daily_metric",
+    "forecast_series",
     "generate",
     "load_frames",
     "open_source",

@@ -86,6 +86,7 @@ class Kpis:
     arppu: float | None = None
     currency: str | None = None
     retention: dict[str, list[float]] = field(default_factory=dict)
+    predictions: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +105,7 @@ class Kpis:
             "arppu": self.arppu,
             "currency": self.currency,
             "retention": self.retention,
+            **({"predictions": self.predictions} if self.predictions else {}),
         }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from backbeat.analytics._errors import input_error
+from backbeat.analytics._forecast import Forecast, daily_metric, forecast_series
 from backbeat.analytics._kpis import Kpis, compute_kpis, parse_period
 from backbeat.analytics._source import Source, open_source
 
@@ -30,18 +31,33 @@ class BusinessAnalytics:
     async def get_business_metrics(
         self, date_range: str = "last_30_days", include_predictions: bool = False
     ) -> Kpis:
-        """The KPIs of ``date_range`` (``last_N_days`` or ``YYYY-MM-DD..YYYY-MM-DD``)."""
-        if include_predictions:
-            raise input_error(
-                "get_business_metrics",
-                "include_predictions",
-                "-",
-                "forecasts are not available yet (issue 19, second part)",
-            )
+        """The KPIs of ``date_range`` (``last_N_days`` or ``YYYY-MM-DD..YYYY-MM-DD``); with
+        ``include_predictions``, ``kpis.predictions`` holds 30-day revenue (when payments
+        exist) and DAU forecasts with 95% intervals."""
         import anyio
 
         period = parse_period(date_range, today=self._today())
-        return await anyio.to_thread.run_sync(compute_kpis, self.source, period)
+        kpis = await anyio.to_thread.run_sync(compute_kpis, self.source, period)
+        if include_predictions:
+            metrics = ["revenue", "dau"] if self.source.has("payments") else ["dau"]
+            for metric in metrics:
+                predicted = await self.predict_revenue(30, 0.95, metric=metric)
+                kpis.predictions[metric] = predicted.to_dict()
+        return kpis
+
+    async def predict_revenue(
+        self, horizon_days: int = 90, confidence_interval: float = 0.95, metric: str = "revenue"
+    ) -> Forecast:
+        """Daily ``metric`` for the next ``horizon_days`` with ``confidence_interval`` bands."""
+        import anyio
+
+        def run() -> Forecast:
+            series = daily_metric(self.source, metric)
+            return forecast_series(
+                series, metric, horizon_days, confidence_interval, source=self.source.origin
+            )
+
+        return await anyio.to_thread.run_sync(run)
 
 
 def create_business_analytics(source: Any, *, backend: Any = None) -> BusinessAnalytics:

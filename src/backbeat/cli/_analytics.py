@@ -69,3 +69,32 @@ def kpis(
         )
     for month, value in result["mrr"].items():
         typer.echo(f"  MRR {month}: {value:,.2f}")
+
+
+@analytics_app.command("forecast")
+def forecast(
+    source: Annotated[Path, typer.Option(help="Folder with events/payments files.")],
+    metric: Annotated[str, typer.Option(help="revenue, dau or listening_hours.")] = "revenue",
+    horizon_days: Annotated[int, typer.Option(min=1, max=730, help="Days ahead.")] = 90,
+    confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Interval level.")] = 0.95,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """A daily forecast with intervals; the model chosen by rolling-origin backtest."""
+    from backbeat.analytics import daily_metric, forecast_series, open_source
+
+    data = open_source(source)
+    result = forecast_series(
+        daily_metric(data, metric), metric, horizon_days, confidence, source=str(source)
+    ).to_dict()
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    chosen = result["backtest"][result["model"]]
+    typer.echo(
+        f"{metric}: {result['model']} (backtest MASE {chosen['mase']}, "
+        f"{confidence:.0%} interval coverage {chosen['coverage']:.0%})"
+    )
+    for point in result["forecast"]:
+        typer.echo(
+            f"  {point['date']}  {point['mean']:.2f}  [{point['lower']:.2f}, {point['upper']:.2f}]"
+        )
