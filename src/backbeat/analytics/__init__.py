@@ -9,6 +9,7 @@ model, checked loading, exact KPIs and the synthetic generator.
 
 from __future__ import annotations
 
+from backbeat.analytics._churn import FEATURES, ChurnReport, churn_features, churn_report
 from backbeat.analytics._errors import AnalyticsInputError
 from backbeat.analytics._forecast import (
     CANDIDATES,
@@ -26,14 +27,18 @@ from backbeat.analytics._synthetic import generate
 __all__ = [
     "CANDIDATES",
     "COLUMNS",
+    "FEATURES",
     "METRICS",
     "AnalyticsInputError",
     "BusinessAnalytics",
+    "ChurnReport",
     "Forecast",
     "ForecastPoint",
     "Kpis",
     "Period",
     "Source",
+    "churn_features",
+    "churn_report",
     "compute_kpis",
     "create_business_analytics",
     "daily_metric",

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from backbeat.analytics._churn import ChurnReport, churn_report
 from backbeat.analytics._errors import input_error
 from backbeat.analytics._forecast import Forecast, daily_metric, forecast_series
 from backbeat.analytics._kpis import Kpis, compute_kpis, parse_period
@@ -58,6 +59,12 @@ class BusinessAnalytics:
             )
 
         return await anyio.to_thread.run_sync(run)
+
+    async def predict_churn(self, seed: int = 0) -> ChurnReport:
+        """Churn in the next 30 days: the model's and the baseline's AUC, calibration."""
+        import anyio
+
+        return await anyio.to_thread.run_sync(lambda: churn_report(self.source, seed=seed))
 
 
 def create_business_analytics(source: Any, *, backend: Any = None) -> BusinessAnalytics:

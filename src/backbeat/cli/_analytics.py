@@ -98,3 +98,24 @@ def forecast(
         typer.echo(
             f"  {point['date']}  {point['mean']:.2f}  [{point['lower']:.2f}, {point['upper']:.2f}]"
         )
+
+
+@analytics_app.command("churn")
+def churn(
+    source: Annotated[Path, typer.Option(help="Folder with events (and subscriptions).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Churn prediction on a time split: the model's AUC beside a recency/frequency baseline."""
+    from backbeat.analytics import churn_report, open_source
+
+    report = churn_report(open_source(source)).to_dict()
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(
+        f"AUC {report['auc']:.3f} (baseline {report['baseline_auc']:.3f}), Brier "
+        f"{report['brier']:.3f}; trained at {report['train_cutoff']}, tested at "
+        f"{report['test_cutoff']} on {report['test_users']:,} users"
+    )
+    for name, value in report["feature_importance"].items():
+        typer.echo(f"  {name:16s} {value:+.4f}")
