@@ -20,6 +20,13 @@ from backbeat.analytics._forecast import (
     forecast_series,
 )
 from backbeat.analytics._kpis import Kpis, Period, compute_kpis, parse_period
+from backbeat.analytics._ltv import (
+    BgNbd,
+    GammaGamma,
+    LifetimeValue,
+    lifetime_value,
+    rfm_summary,
+)
 from backbeat.analytics._service import BusinessAnalytics, create_business_analytics
 from backbeat.analytics._source import COLUMNS, Source, load_frames, open_source
 from backbeat.analytics._synthetic import generate
@@ -30,11 +37,14 @@ __all__ = [
     "FEATURES",
     "METRICS",
     "AnalyticsInputError",
+    "BgNbd",
     "BusinessAnalytics",
     "ChurnReport",
     "Forecast",
     "ForecastPoint",
+    "GammaGamma",
     "Kpis",
+    "LifetimeValue",
     "Period",
     "Source",
     "churn_features",
@@ -44,7 +54,9 @@ __all__ = [
     "daily_metric",
     "forecast_series",
     "generate",
+    "lifetime_value",
     "load_frames",
     "open_source",
     "parse_period",
+    "rfm_summary",
 ]

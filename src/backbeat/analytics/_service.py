@@ -6,10 +6,13 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from backbeat.analytics._churn import ChurnReport, churn_report
 from backbeat.analytics._errors import input_error
 from backbeat.analytics._forecast import Forecast, daily_metric, forecast_series
 from backbeat.analytics._kpis import Kpis, compute_kpis, parse_period
+from backbeat.analytics._ltv import LifetimeValue, lifetime_value
 from backbeat.analytics._source import Source, open_source
 
 __all__ = ["BusinessAnalytics", "create_business_analytics"]
@@ -65,6 +68,21 @@ class BusinessAnalytics:
         import anyio
 
         return await anyio.to_thread.run_sync(lambda: churn_report(self.source, seed=seed))
+
+    async def lifetime_value(self, horizon_weeks: float = 52.0) -> LifetimeValue:
+        """BG/NBD + Gamma-Gamma on the charges in ``payments``, to the data's last day."""
+        import anyio
+
+        def run() -> LifetimeValue:
+            if not self.source.has("payments"):
+                raise input_error(
+                    self.source.origin, "payments", "-", "lifetime value needs payments"
+                )
+            pay = self.source.tables["payments"].to_pyarrow().to_pandas()
+            end = pd.Timestamp(pay["paid_at"].max()).to_pydatetime()
+            return lifetime_value(pay, end, horizon_weeks)
+
+        return await anyio.to_thread.run_sync(run)
 
 
 def create_business_analytics(source: Any, *, backend: Any = None) -> BusinessAnalytics:

@@ -119,3 +119,24 @@ def churn(
     )
     for name, value in report["feature_importance"].items():
         typer.echo(f"  {name:16s} {value:+.4f}")
+
+
+@analytics_app.command("ltv")
+def ltv(
+    source: Annotated[Path, typer.Option(help="Folder with payments (and events).")],
+    horizon_weeks: Annotated[float, typer.Option(min=1, max=520, help="Weeks ahead.")] = 52,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Lifetime value of paying customers: BG/NBD and Gamma-Gamma fitted on the charges."""
+    import anyio
+
+    from backbeat.analytics import create_business_analytics
+
+    report = anyio.run(create_business_analytics(source).lifetime_value, horizon_weeks).to_dict()
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(
+        f"{report['customers']:,} paying customers, mean value over {horizon_weeks:g} weeks "
+        f"{report['mean_lifetime_value']:.2f}; BG/NBD {report['bg_nbd']}"
+    )
