@@ -27,6 +27,13 @@ from backbeat.analytics._ltv import (
     lifetime_value,
     rfm_summary,
 )
+from backbeat.analytics._segments import (
+    SEGMENT_FEATURES,
+    Segment,
+    SegmentReport,
+    segment_users,
+    user_features,
+)
 from backbeat.analytics._service import BusinessAnalytics, create_business_analytics
 from backbeat.analytics._source import COLUMNS, Source, load_frames, open_source
 from backbeat.analytics._synthetic import generate
@@ -36,6 +43,7 @@ __all__ = [
     "COLUMNS",
     "FEATURES",
     "METRICS",
+    "SEGMENT_FEATURES",
     "AnalyticsInputError",
     "BgNbd",
     "BusinessAnalytics",
@@ -46,6 +54,8 @@ __all__ = [
     "Kpis",
     "LifetimeValue",
     "Period",
+    "Segment",
+    "SegmentReport",
     "Source",
     "churn_features",
     "churn_report",
@@ -59,4 +69,6 @@ __all__ = [
     "open_source",
     "parse_period",
     "rfm_summary",
+    "segment_users",
+    "user_features",
 ]

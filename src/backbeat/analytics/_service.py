@@ -13,6 +13,7 @@ from backbeat.analytics._errors import input_error
 from backbeat.analytics._forecast import Forecast, daily_metric, forecast_series
 from backbeat.analytics._kpis import Kpis, compute_kpis, parse_period
 from backbeat.analytics._ltv import LifetimeValue, lifetime_value
+from backbeat.analytics._segments import SegmentReport, segment_users
 from backbeat.analytics._source import Source, open_source
 
 __all__ = ["BusinessAnalytics", "create_business_analytics"]
@@ -83,6 +84,21 @@ class BusinessAnalytics:
             return lifetime_value(pay, end, horizon_weeks)
 
         return await anyio.to_thread.run_sync(run)
+
+    async def analyze_user_behavior(
+        self,
+        segments: list[str] | None = None,
+        ml_clustering: bool = True,
+        date_range: str = "last_30_days",
+    ) -> SegmentReport:
+        """Segments of ``date_range``'s users: k-means (k by silhouette) within each plan
+        of ``segments``, or the plans alone without ``ml_clustering``."""
+        import anyio
+
+        period = parse_period(date_range, today=self._today())
+        return await anyio.to_thread.run_sync(
+            lambda: segment_users(self.source, period, segments=segments, cluster=ml_clustering)
+        )
 
 
 def create_business_analytics(source: Any, *, backend: Any = None) -> BusinessAnalytics:

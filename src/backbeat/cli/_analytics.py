@@ -140,3 +140,27 @@ def ltv(
         f"{report['customers']:,} paying customers, mean value over {horizon_weeks:g} weeks "
         f"{report['mean_lifetime_value']:.2f}; BG/NBD {report['bg_nbd']}"
     )
+
+
+@analytics_app.command("segments")
+def segments(
+    source: Annotated[Path, typer.Option(help="Folder with events (and subscriptions).")],
+    period: Annotated[
+        str, typer.Option(help="YYYY-MM-DD..YYYY-MM-DD or last_N_days.")
+    ] = "last_30_days",
+    by_plan: Annotated[bool, typer.Option(help="Cluster premium and free users apart.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Behavioural segments (k-means, k by silhouette), each described in words."""
+    import anyio
+
+    from backbeat.analytics import create_business_analytics
+
+    analytics = create_business_analytics(source)
+    plans = ["premium", "free"] if by_plan else None
+    report = anyio.run(lambda: analytics.analyze_user_behavior(plans, True, period)).to_dict()
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    for segment in report["segments"]:
+        typer.echo(f"{segment['name']:12s} {segment['users']:7,d} users  {segment['description']}")
