@@ -122,13 +122,40 @@ def _series(
     return {d.isoformat(): kind(found.get(d.isoformat(), 0) or 0) for d in days}
 
 
-def _rolling(user_days: Any, days: list[dt.date], width: int) -> Any:
-    grid = ibis.memtable({"d": days}).cast({"d": "date"})
-    joined = grid.join(
-        user_days,
-        [user_days.day <= grid.d, user_days.day > grid.d - ibis.interval(days=width)],
+def _rolling(user_days: Any, days: list[dt.date], width: int) -> dict[str, int]:
+    """Distinct users active in the ``width`` days ending on each day, in O(user-days).
+
+    A user active on ``day`` counts for the days ``day .. day + width - 1``, cut short by
+    their next active day (which starts a new stretch): the stretches of one user never
+    overlap, so the distinct count is a running sum of +1 at each stretch's start and -1
+    after its end, with no join and no distinct over a window."""
+    w = ibis.window(group_by=user_days.user_id, order_by=user_days.day)
+    nxt = user_days.day.lead().over(w)
+    last = user_days.day + ibis.interval(days=width - 1)
+    stretch = user_days.mutate(
+        stop=ibis.cases(
+            (nxt.isnull(), last),
+            (nxt - ibis.interval(days=1) < last, nxt - ibis.interval(days=1)),
+            else_=last,
+        )
     )
-    return joined.group_by(joined.d).aggregate(n=joined.user_id.nunique())
+    plus = stretch.group_by(d=stretch.day).aggregate(delta=stretch.count())
+    minus = stretch.group_by(d=stretch.stop + ibis.interval(days=1)).aggregate(
+        delta=-stretch.count()
+    )
+    deltas = plus.union(minus).group_by("d").aggregate(delta=ibis._.delta.sum())
+    frame = deltas.order_by("d").to_pyarrow().to_pandas()
+    running: dict[str, int] = {}
+    total = 0
+    stamps = [pd.Timestamp(d).date() for d in frame["d"]]
+    values = [int(v) for v in frame["delta"]]
+    i = 0
+    for day in days:
+        while i < len(stamps) and stamps[i] <= day:
+            total += values[i]
+            i += 1
+        running[day.isoformat()] = total
+    return running
 
 
 def compute_kpis(source: Source, period: Period) -> Kpis:
@@ -160,8 +187,8 @@ def compute_kpis(source: Source, period: Period) -> Kpis:
     window_start = _ts(period.start - dt.timedelta(days=29))
     recent = ev.filter((ev.timestamp >= window_start) & (ev.timestamp < after))
     user_days = recent.select(user_id=recent.user_id, day=recent.timestamp.date()).distinct()
-    out.wau = _series(_rolling(user_days, days, 7).to_pyarrow().to_pandas(), "d", "n", days, int)
-    out.mau = _series(_rolling(user_days, days, 30).to_pyarrow().to_pandas(), "d", "n", days, int)
+    out.wau = _rolling(user_days, days, 7)
+    out.mau = _rolling(user_days, days, 30)
     mean_mau = sum(out.mau.values()) / len(days)
     out.stickiness = round(sum(out.dau.values()) / len(days) / mean_mau, 6) if mean_mau else 0.0
     out.active_users = int(in_period.user_id.nunique().to_pyarrow().as_py())
@@ -177,9 +204,15 @@ def compute_kpis(source: Source, period: Period) -> Kpis:
         days,
         int,
     )
-    seconds = ev.timestamp.epoch_seconds()
-    w = ibis.window(group_by=ev.user_id, order_by=ev.timestamp)
-    marked = ev.mutate(gap=seconds - seconds.lag().over(w))
+    # Only the 30 minutes before the period can decide whether its first plays continue a
+    # session: a play with no predecessor in that span starts one either way.
+    near = ev.filter(
+        (ev.timestamp >= _ts(period.start) - ibis.interval(seconds=SESSION_GAP_S))
+        & (ev.timestamp < after)
+    )
+    seconds = near.timestamp.epoch_seconds()
+    w = ibis.window(group_by=near.user_id, order_by=near.timestamp)
+    marked = near.mutate(gap=seconds - seconds.lag().over(w))
     starts = marked.filter(
         (marked.gap.isnull() | (marked.gap > SESSION_GAP_S))
         & (marked.timestamp >= start)
