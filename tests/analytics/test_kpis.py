@@ -4,6 +4,7 @@ bad input named by file, column and row, and the CLI."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import subprocess
 import sys
@@ -105,6 +106,20 @@ def test_kpis_match_an_independent_pandas_computation(data: Path) -> None:
     assert got["currency"] == "EUR"
     assert 0 < got["stickiness"] < 1
     assert all(v > 0 for v in got["listening_hours"].values())
+
+
+def test_kpi_identities_hold(data: Path) -> None:
+    got = compute_kpis(open_source(data), parse_period("2025-02-01..2025-04-30")).to_dict()
+    for day, dau in got["dau"].items():  # every active user-day is new, returning or resurrected
+        parts = got["new_users"][day] + got["returning_users"][day] + got["resurrected_users"][day]
+        assert parts == dau, day
+    months = sorted(got["mrr"])
+    for before, after in itertools.pairwise(months):  # the MRR bridge closes
+        assert got["mrr"][after] - got["mrr"][before] == pytest.approx(
+            got["mrr_movements"][after]["net"], abs=1e-6
+        )
+    assert all(0 <= v <= 1 for v in got["logo_churn"].values() if v is not None)
+    assert 0 < got["conversion"] < 1
 
 
 def test_the_same_answers_on_postgresql(data: Path, postgres_url: str) -> None:

@@ -16,11 +16,21 @@ Definitions (UTC days; a period is ``start..end`` inclusive):
   the period; ``arppu``: revenue / users who paid in the period.
 - ``retention[cohort_month]``: for users whose first event falls in that month, the share
   active in each month from the cohort's (index 0, always 1.0) to the period's end month.
+- ``returning_users[d]`` / ``resurrected_users[d]``: active on d, not new, and last active
+  at most / more than 30 days before (with ``new_users`` they partition DAU).
+- ``mrr_movements[month]``: each subscriber's MRR change between the month's start and end
+  as new, reactivated (subscribed before), expansion, contraction, churned, and ``net``
+  (which equals the MRR change); ``logo_churn``: subscribers at the start who are not at
+  the end / subscribers at the start; ``revenue_churn``: (churned + contraction) / MRR at
+  the start.
+- ``conversion``: users whose first subscription starts in the period / users active in
+  the period who had none when it began.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +97,12 @@ class Kpis:
     currency: str | None = None
     retention: dict[str, list[float]] = field(default_factory=dict)
     predictions: dict[str, Any] = field(default_factory=dict)
+    returning: dict[str, int] = field(default_factory=dict)
+    resurrected: dict[str, int] = field(default_factory=dict)
+    mrr_movements: dict[str, dict[str, float]] = field(default_factory=dict)
+    logo_churn: dict[str, float | None] = field(default_factory=dict)
+    revenue_churn: dict[str, float | None] = field(default_factory=dict)
+    conversion: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +121,12 @@ class Kpis:
             "arppu": self.arppu,
             "currency": self.currency,
             "retention": self.retention,
+            "returning_users": self.returning,
+            "resurrected_users": self.resurrected,
+            "mrr_movements": self.mrr_movements,
+            "logo_churn": self.logo_churn,
+            "revenue_churn": self.revenue_churn,
+            "conversion": self.conversion,
             **({"predictions": self.predictions} if self.predictions else {}),
         }
 
@@ -229,8 +251,12 @@ def compute_kpis(source: Source, period: Period) -> Kpis:
         int,
     )
     out.retention = _retention(ev, period)
+    out.returning, out.resurrected = _returning(ev, period, days)
     if source.has("subscriptions"):
-        out.mrr = _mrr(source.tables["subscriptions"], period)
+        subs = source.tables["subscriptions"]
+        out.mrr = _mrr(subs, period)
+        out.mrr_movements, out.logo_churn, out.revenue_churn = _movements(subs, period)
+        out.conversion = _conversion(ev, subs, period)
     if source.has("payments"):
         pay = source.tables["payments"]
         paid = pay.filter((pay.paid_at >= start) & (pay.paid_at < after))
@@ -284,3 +310,122 @@ def _mrr(subs: Any, period: Period) -> dict[str, float]:
         out[month.strftime("%Y-%m")] = round(float(value or 0.0), 6)
         month = following
     return out
+
+
+def _returning(
+    ev: Any, period: Period, days: list[dt.date]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Per day: users back within 30 days of their previous active day (returning) and
+    users back after a longer absence (resurrected); new users are neither."""
+    upto = ev.filter(ev.timestamp < _ts(period.end + dt.timedelta(days=1)))
+    pairs = upto.select(user_id=upto.user_id, day=upto.timestamp.date()).distinct()
+    w = ibis.window(group_by=pairs.user_id, order_by=pairs.day)
+    marked = pairs.mutate(prev=pairs.day.lag().over(w))
+    inside = marked.filter(
+        (marked.day >= period.start) & (marked.day <= period.end) & marked.prev.notnull()
+    )
+    back = inside.mutate(
+        long=(inside.day.epoch_seconds() - inside.prev.epoch_seconds()) > 30 * 86400
+    )
+    counts = back.group_by(back.day, back.long).aggregate(n=back.count()).to_pyarrow().to_pandas()
+    returning = counts[~counts["long"]]
+    resurrected = counts[counts["long"]]
+    return (
+        _series(returning, "day", "n", days, int),
+        _series(resurrected, "day", "n", days, int),
+    )
+
+
+def _month_edges(period: Period) -> list[dt.date]:
+    """First days of the months from the one before the period's first to the one after its last."""
+    first = dt.date(period.start.year, period.start.month, 1)
+    month = dt.date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+    out = [month]
+    while out[-1] <= period.end:
+        m = out[-1]
+        out.append(dt.date(m.year + m.month // 12, m.month % 12 + 1, 1))
+    return out
+
+
+def _user_mrr(subs: Any, edge: dt.date) -> pd.Series:
+    at = _ts(edge)
+    active = subs.filter((subs.started_at < at) & (subs.ended_at.isnull() | (subs.ended_at >= at)))
+    frame = (
+        active.group_by(active.user_id).aggregate(mrr=active.price.sum()).to_pyarrow().to_pandas()
+    )
+    return pd.Series(frame["mrr"].to_numpy(float), index=frame["user_id"].astype(str))
+
+
+def _movements(
+    subs: Any, period: Period
+) -> tuple[dict[str, dict[str, float]], dict[str, float | None], dict[str, float | None]]:
+    """MRR movements per month (new, expansion, contraction, churned, reactivated: the
+    change of each user's MRR between the month's start and end), logo churn (subscribers at
+    the start who are not at the end / subscribers at the start) and revenue churn ((churned
+    + contraction) / MRR at the start)."""
+    firsts = (
+        subs.group_by(subs.user_id).aggregate(first=subs.started_at.min()).to_pyarrow().to_pandas()
+    )
+    first_start = pd.Series(
+        pd.to_datetime(firsts["first"], utc=True).to_numpy(), index=firsts["user_id"].astype(str)
+    )
+    edges = _month_edges(period)
+    mrr_at = {edge: _user_mrr(subs, edge) for edge in edges[1:]}
+    mrr_at[edges[0]] = _user_mrr(subs, edges[0])
+    movements: dict[str, dict[str, float]] = {}
+    logo: dict[str, float | None] = {}
+    revenue: dict[str, float | None] = {}
+    for begin, end in itertools.pairwise(edges):
+        if end <= dt.date(period.start.year, period.start.month, 1):
+            continue
+        before, after = mrr_at[begin], mrr_at[end]
+        users = before.index.union(after.index)
+        b = before.reindex(users, fill_value=0.0)
+        a = after.reindex(users, fill_value=0.0)
+        earlier = first_start.reindex(users) < pd.Timestamp(begin, tz="UTC")
+        started = (b == 0) & (a > 0)
+        label = begin.strftime("%Y-%m")
+        moves = {
+            "new": float(a[started & ~earlier].sum()),
+            "reactivated": float(a[started & earlier].sum()),
+            "expansion": float((a - b)[(b > 0) & (a > b)].sum()),
+            "contraction": float(-(b - a)[(a > 0) & (a < b)].sum()),
+            "churned": float(-b[(b > 0) & (a == 0)].sum()),
+        }
+        movements[label] = {k: round(v, 6) + 0.0 for k, v in moves.items()}  # no -0.0
+        movements[label]["net"] = round(sum(moves.values()), 6)
+        subscribers = int((b > 0).sum())
+        logo[label] = (
+            round(int(((b > 0) & (a == 0)).sum()) / subscribers, 6) if subscribers else None
+        )
+        start_mrr = float(b.sum())
+        revenue[label] = (
+            round(-(moves["churned"] + moves["contraction"]) / start_mrr, 6) if start_mrr else None
+        )
+    return movements, logo, revenue
+
+
+def _conversion(ev: Any, subs: Any, period: Period) -> float | None:
+    """Users whose first subscription starts in the period / users active in the period
+    who had no subscription when it began."""
+    start, after = _ts(period.start), _ts(period.end + dt.timedelta(days=1))
+    active = (
+        ev.filter((ev.timestamp >= start) & (ev.timestamp < after)).select("user_id").distinct()
+    )
+    firsts = subs.group_by(subs.user_id).aggregate(first=subs.started_at.min())
+    # Outer and inner joins, not anti/semi joins: ibis's semi join is not valid SQL on
+    # PostgreSQL with the pinned sqlglot.
+    before = firsts.filter(firsts.first < start).select(b_user=firsts.user_id)
+    converted = firsts.filter((firsts.first >= start) & (firsts.first < after)).select(
+        c_user=firsts.user_id
+    )
+    free = (
+        active.left_join(before, active.user_id == before.b_user)
+        .filter(ibis._.b_user.isnull())
+        .select("user_id")
+    )
+    pool = int(free.count().to_pyarrow().as_py())
+    if not pool:
+        return None
+    hits = int(free.join(converted, free.user_id == converted.c_user).count().to_pyarrow().as_py())
+    return round(hits / pool, 6)
