@@ -27,6 +27,7 @@ from backbeat.analytics._ltv import (
     lifetime_value,
     rfm_summary,
 )
+from backbeat.analytics._report import build_report, render_html
 from backbeat.analytics._segments import (
     SEGMENT_FEATURES,
     Segment,
@@ -57,6 +58,7 @@ __all__ = [
     "Segment",
     "SegmentReport",
     "Source",
+    "build_report",
     "churn_features",
     "churn_report",
     "compute_kpis",
@@ -68,6 +70,7 @@ __all__ = [
     "load_frames",
     "open_source",
     "parse_period",
+    "render_html",
     "rfm_summary",
     "segment_users",
     "user_features",

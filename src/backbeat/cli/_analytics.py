@@ -164,3 +164,26 @@ def segments(
         return
     for segment in report["segments"]:
         typer.echo(f"{segment['name']:12s} {segment['users']:7,d} users  {segment['description']}")
+
+
+@analytics_app.command("report")
+def report(
+    source: Annotated[Path, typer.Option(help="Folder with events (and subscriptions, payments).")],
+    period: Annotated[
+        str, typer.Option(help="YYYY-MM-DD..YYYY-MM-DD or last_N_days.")
+    ] = "last_30_days",
+    out: Annotated[Path, typer.Option(help="File to write.")] = Path("report.html"),
+    output_format: Annotated[str, typer.Option("--format", help="html or json.")] = "html",
+) -> None:
+    """KPIs, cohort heat map, MRR bridge, forecast fan chart and segments in one file."""
+    from backbeat.analytics import build_report, open_source, parse_period, render_html
+
+    if output_format not in ("html", "json"):
+        raise typer.BadParameter("html or json", param_hint="--format")
+    data = open_source(source)
+    last = data.tables["events"].timestamp.max().to_pyarrow().as_py()
+    chosen = parse_period(period, today=last.date() if last is not None else None)
+    built = build_report(data, chosen)
+    text = json.dumps(built) if output_format == "json" else render_html(built)
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {out}")
