@@ -51,6 +51,7 @@ ALLOWED: dict[str, set[str]] = {
         "audio",
         "recommend",
         "monitoring",
+        "analytics",
     },
     "catalogue": _LOW
     | {"settings", "storage", "security", "validation", "audio", "recommend", "spotify"},

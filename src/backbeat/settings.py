@@ -73,6 +73,7 @@ _ACCEPTED: dict[str, str] = {
     "monitoring_interval_s": "seconds between monitoring evaluations (more than 0, at most 3600)",
     "monitoring_enabled": "true or false: run the embedded SLO and alert evaluator",
     "alertmanager_url": "an http(s) URL of an Alertmanager, such as http://127.0.0.1:9093",
+    "analytics_source": "a folder holding events.csv|parquet (and subscriptions, payments)",
     "otlp_endpoint": "an http(s) URL of an OTLP/HTTP collector, such as http://127.0.0.1:4318",
     "rate_limit_read": "a limit like '20/s' or '1000 per hour'",
     "rate_limit_write": "a limit like '5/s' or '100 per minute'",
@@ -187,6 +188,8 @@ class Settings(BaseSettings):
     )
     monitoring_enabled: bool = Field(True, validation_alias="BACKBEAT_MONITORING")
     alertmanager_url: str | None = Field(None, validation_alias=_env("ALERTMANAGER_URL"))
+    # Business analytics: a folder of events/subscriptions/payments files (CSV/Parquet).
+    analytics_source: Path | None = Field(None, validation_alias="BACKBEAT_ANALYTICS_SOURCE")
     # OpenTelemetry traces over OTLP/HTTP (the `otel` extra), off unless a collector is named.
     otlp_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("BACKBEAT_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")

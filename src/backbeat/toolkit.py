@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from backbeat.analytics import BusinessAnalytics
     from backbeat.audio import AudioProcessor
     from backbeat.audit import AuditTrail
     from backbeat.cache import MemoryCache, TieredCache
@@ -50,6 +51,7 @@ SEED_KEYS: dict[str, str] = {
     "audit_logger": "audit",
     "performance_monitor": "monitor",
     "qos_manager": "monitor",
+    "business_analytics": "analytics",
 }
 #: The seed's feature switches: accepted and without effect, since every service is
 #: built on first use (nothing to switch on) and configured by Settings.
@@ -80,6 +82,7 @@ class Toolkit:
         self._models: ModelManager | None = None
         self._engine_rec: RecommendationEngine | None = None
         self._monitor: SystemMonitor | None = None
+        self._analytics: BusinessAnalytics | None = None
         self._closed = False
 
     @classmethod
@@ -257,6 +260,28 @@ class Toolkit:
                 raise _missing_extra("monitoring", e.name or "prometheus-client") from e
             self._monitor = create_system_monitor(self.settings)
         return self._monitor
+
+    @property
+    def analytics(self) -> BusinessAnalytics:
+        """The seed's ``business_analytics`` over ``BACKBEAT_ANALYTICS_SOURCE`` (a folder of
+        events, subscriptions and payments files; the ``analytics`` extra)."""
+        if self._analytics is None:
+            source = self.settings.analytics_source
+            if source is None:
+                raise ConfigurationError(
+                    "config.analytics_source",
+                    details={"variable": "BACKBEAT_ANALYTICS_SOURCE"},
+                    message=(
+                        "Set {variable} to a folder of events/subscriptions/payments files "
+                        "(the service's own database is not an analytics source yet)."
+                    ),
+                )
+            try:
+                from backbeat.analytics import create_business_analytics
+            except ImportError as e:
+                raise _missing_extra("analytics", e.name or "ibis-framework") from e
+            self._analytics = create_business_analytics(source)
+        return self._analytics
 
     def use_monitor(self, monitor: SystemMonitor) -> None:
         """Adopt a monitor built elsewhere (the service builds one on its app's metrics)."""

@@ -242,3 +242,19 @@ def test_cli_kpis_json(data: Path) -> None:
     assert bad.returncode != 0
     assert "analytics.input_invalid" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_the_toolkit_serves_business_analytics(data: Path, tmp_path: Path) -> None:
+    from backbeat.errors import ConfigurationError
+    from backbeat.settings import Settings
+    from backbeat.toolkit import Toolkit
+
+    tk = Toolkit(
+        Settings.from_env(
+            {"BACKBEAT_DATA_DIR": str(tmp_path), "BACKBEAT_ANALYTICS_SOURCE": str(data)}
+        )
+    )
+    assert tk["business_analytics"] is tk.analytics
+    bare = Toolkit(Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path)}))
+    with pytest.raises(ConfigurationError, match="BACKBEAT_ANALYTICS_SOURCE"):
+        bare.analytics  # noqa: B018
