@@ -10,7 +10,7 @@ model, checked loading, exact KPIs and the synthetic generator.
 from __future__ import annotations
 
 from backbeat.analytics._churn import FEATURES, ChurnReport, churn_features, churn_report
-from backbeat.analytics._errors import AnalyticsInputError
+from backbeat.analytics._errors import AnalyticsInputError, AnalyticsNotConfigured
 from backbeat.analytics._forecast import (
     CANDIDATES,
     METRICS,
@@ -46,6 +46,7 @@ __all__ = [
     "METRICS",
     "SEGMENT_FEATURES",
     "AnalyticsInputError",
+    "AnalyticsNotConfigured",
     "BgNbd",
     "BusinessAnalytics",
     "ChurnReport",

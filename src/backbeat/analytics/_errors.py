@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from backbeat.errors import ValidationError
+from backbeat.errors import Unavailable, ValidationError
 
-__all__ = ["AnalyticsInputError", "input_error"]
+__all__ = ["AnalyticsInputError", "AnalyticsNotConfigured", "input_error"]
+
+
+class AnalyticsNotConfigured(Unavailable):
+    """The service has no analytics source (the setting is named)."""
+
+    default_code = "analytics.not_configured"
+    default_message = "Business analytics is not configured: set {setting}."
+    retryable = False
 
 
 class AnalyticsInputError(ValidationError):

@@ -28,6 +28,7 @@ from backbeat.i18n import Translator
 from backbeat.monitoring import ServiceMetrics, create_system_monitor, mark_process_dead
 from backbeat.server._admin import retrain_on_schedule
 from backbeat.server._admin import router as admin_router
+from backbeat.server._analytics import router as analytics_router
 from backbeat.server._auth import token_service
 from backbeat.server._context import RequestContextMiddleware
 from backbeat.server._credentials import router as credentials_router
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(credentials_router)
     app.include_router(metrics_router)
     app.include_router(monitoring_router)
+    app.include_router(analytics_router)
     app.state.metrics = ServiceMetrics()
     app.add_middleware(LazyRateLimit)
     app.add_middleware(MetricsMiddleware)
