@@ -23,6 +23,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
+from tests._http import wait_http
 from tests.conftest import REQUIRE_SERVICES
 from tests.monitoring.conftest import Receiver
 
@@ -55,19 +56,6 @@ def hook() -> Iterator[Receiver]:
         yield r
     finally:
         r.close()
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, f"{what} exited"
-        assert time.monotonic() < deadline, f"{what} did not come up"
-        time.sleep(0.2)
 
 
 def _notifications(hook: Receiver, status: str) -> list[dict[str, Any]]:
@@ -174,9 +162,9 @@ def test_an_slo_burns_pages_through_alertmanager_and_resolves(
                 f"--web.listen-address=127.0.0.1:{prom_port}",
             ]
         )
-        _wait_http(f"http://127.0.0.1:{service_port}/health", service, "backbeat serve")
-        _wait_http(f"http://127.0.0.1:{am_port}/-/ready", manager, "alertmanager")
-        _wait_http(f"http://127.0.0.1:{prom_port}/-/ready", prometheus, "prometheus")
+        wait_http(f"http://127.0.0.1:{service_port}/health", service, "backbeat serve")
+        wait_http(f"http://127.0.0.1:{am_port}/-/ready", manager, "alertmanager")
+        wait_http(f"http://127.0.0.1:{prom_port}/-/ready", prometheus, "prometheus")
         ready = f"http://127.0.0.1:{service_port}/ready"
         assert httpx.get(ready).status_code == 200
         stop_redis()  # a backend goes down: /ready answers 503, the SLO burns

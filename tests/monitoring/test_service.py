@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from backbeat.server import create_app
 from backbeat.settings import Settings
+from tests._http import wait_http
 from tests.server.test_catalogue import _key
 
 BACKBEAT = str(Path(sys.executable).with_name("backbeat"))
@@ -107,16 +107,7 @@ def test_metrics_of_two_workers_count_every_request(tmp_path: Path, free_port: i
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code in (200, 503):
-                    break
-            except httpx.TransportError:
-                pass
-            assert serve.poll() is None, "the service exited"
-            assert time.monotonic() < deadline, "the service did not come up"
-            time.sleep(0.2)
+        wait_http(f"{base}/health", serve, "backbeat serve")
         before = _total(httpx.get(f"{base}/metrics").text)
         sent = 0
         for i in range(60):  # new connections: the kernel spreads them over both workers

@@ -28,6 +28,7 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -279,7 +280,9 @@ class SurpriseLikelihood:
     """Robust and seasonal surprises -> anomaly likelihood.
 
     ``short``: points averaged for the recent surprise; ``long``: the surprise history it
-    is compared with (its mean and deviation, or its ``tail`` quantile)."""
+    is compared with (its mean and deviation). ``combine``: how the robust and the
+    seasonal surprise meet once a daily cycle is known: ``max`` (either may alarm; the
+    default), ``min`` (the cycle explains what it can) or ``seasonal`` (the cycle alone)."""
 
     def __init__(
         self,
@@ -288,13 +291,12 @@ class SurpriseLikelihood:
         short: int = 1,
         long: int = 2000,
         seasonal: bool = True,
-        tail: float | None = None,
         changes: bool = True,
-        combine: str = "min",
+        combine: Literal["max", "min", "seasonal"] = "max",
     ) -> None:
+        if combine not in ("max", "min", "seasonal"):
+            raise ValueError(f"combine must be max, min or seasonal, not {combine!r}")
         self.combine = combine
-        self.tail = tail
-        self._tail_value: float | None = None
         self.robust = RobustZ(window, changes=changes)
         self.seasonal = SeasonalBaseline() if seasonal else None
         self.short = deque[float](maxlen=short)
@@ -306,7 +308,7 @@ class SurpriseLikelihood:
             return zs
         if self.combine == "max":
             return max(z, zs)
-        return min(z, zs) if z > 0 else zs  # the cycle explains what it can
+        return min(z, zs) if z > 0 else zs
 
     def update(self, value: float, timestamp: float | None = None) -> float:
         if not math.isfinite(value):
@@ -322,16 +324,9 @@ class SurpriseLikelihood:
         score = 0.0
         if len(self.history.buf) >= 100:
             recent = sum(self.short) / len(self.short)
-            if self.tail is None:
-                mean, var = self.history.stats()
-                sd = math.sqrt(var) if var > 1e-12 else 1e-6
-                score = _squash(max(0.0, (recent - mean) / sd - 1.0))
-            else:
-                if self.n % 50 == 0 or self._tail_value is None:
-                    self._tail_value = float(
-                        np.quantile(np.fromiter(self.history.buf, float), self.tail)
-                    )
-                score = recent / (recent + max(self._tail_value, 1e-6))
+            mean, var = self.history.stats()
+            sd = math.sqrt(var) if var > 1e-12 else 1e-6
+            score = _squash(max(0.0, (recent - mean) / sd - 1.0))
         self.history.push(surprise)
         return score
 
@@ -456,7 +451,11 @@ class AnomalyDetector:
     chosen on the NAB corpus (``benchmarks/bench_monitoring.py`` prints the scores)."""
 
     def __init__(
-        self, *, refractory: int = 300, entropy_weight: float = 0.4, combine: str = "max"
+        self,
+        *,
+        refractory: int = 300,
+        entropy_weight: float = 0.4,
+        combine: Literal["max", "min", "seasonal"] = "max",
     ) -> None:
         self._inner = Refractory(
             Ensemble(

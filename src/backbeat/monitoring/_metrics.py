@@ -32,6 +32,7 @@ __all__ = [
     "LATENCY_BUCKETS",
     "MULTIPROC_ENV",
     "ServiceMetrics",
+    "Snapshot",
     "multiprocess_dir",
     "prepare_multiprocess_dir",
 ]
@@ -54,6 +55,10 @@ LATENCY_BUCKETS = (
     5.0,
     10.0,
 )
+
+
+#: sample name -> [(labels, value)], one collection's worth
+Snapshot = dict[str, list[tuple[dict[str, str], float]]]
 
 
 def multiprocess_dir() -> Path | None:
@@ -238,14 +243,18 @@ class ServiceMetrics:
         """The Prometheus text format of :meth:`collecting_registry`."""
         return generate_latest(self.collecting_registry())
 
-    def samples(self, name: str) -> list[tuple[dict[str, str], float]]:
-        """``(labels, value)`` of every sample called ``name`` (for the embedded evaluator)."""
-        out: list[tuple[dict[str, str], float]] = []
+    def snapshot(self) -> Snapshot:
+        """Every sample by name, ``(labels, value)``, from one collection (every process's
+        files in multiprocess mode: read it once per evaluation, off the event loop)."""
+        out: Snapshot = {}
         for family in self.collecting_registry().collect():
             for sample in family.samples:
-                if sample.name == name:
-                    out.append((dict(sample.labels), float(sample.value)))
+                out.setdefault(sample.name, []).append((dict(sample.labels), float(sample.value)))
         return out
+
+    def samples(self, name: str) -> list[tuple[dict[str, str], float]]:
+        """``(labels, value)`` of every sample called ``name``."""
+        return self.snapshot().get(name, [])
 
 
 def mark_process_dead(pid: int | None = None) -> None:

@@ -21,7 +21,6 @@ import logging
 import math
 import os
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,9 @@ from backbeat.monitoring._alerting import AlertBook, AlertSpec, Dispatcher, Post
 from backbeat.monitoring._detect import DEFAULT_THRESHOLD, AnomalyDetector
 from backbeat.monitoring._errors import config_error
 from backbeat.monitoring._forecast import Holt
-from backbeat.monitoring._metrics import ServiceMetrics
+from backbeat.monitoring._metrics import ServiceMetrics, Snapshot
 from backbeat.monitoring._routing import RECEIVER_TYPES, Routing, parse_routing
+from backbeat.monitoring._samples import SloSamples, histogram_quantile, slo_counts
 from backbeat.monitoring._slo import DEFAULT_SLOS, Slo, format_duration, load_config, parse_slos
 
 __all__ = ["FEATURES", "SystemMonitor", "create_system_monitor"]
@@ -46,75 +46,6 @@ SMART_KEYS = {
     "escalation_policy",
     "confidence",
 }
-
-
-class _Samples:
-    """``(t, total, bad)`` cumulative samples of one SLO, long enough for its windows."""
-
-    def __init__(self, horizon_s: float) -> None:
-        self.horizon_s = horizon_s
-        self.points: deque[tuple[float, float, float]] = deque()
-
-    def add(self, t: float, total: float, bad: float) -> None:
-        if self.points and total < self.points[-1][1]:  # a counter reset: start again
-            self.points.clear()
-        self.points.append((t, total, bad))
-        while len(self.points) > 2 and self.points[1][0] <= t - self.horizon_s:
-            self.points.popleft()
-
-    def ratio(self, window_s: float) -> float | None:
-        """Bad share over the last ``window_s`` (or since the first sample); None if idle."""
-        if len(self.points) < 2:
-            return None
-        t, total, bad = self.points[-1]
-        start = self.points[0]
-        for p in reversed(self.points):
-            if p[0] <= t - window_s:
-                start = p
-                break
-        requests = total - start[1]
-        if requests <= 0:
-            return None
-        return max(0.0, (bad - start[2]) / requests)
-
-
-def _slo_counts(slo: Slo, metrics: ServiceMetrics) -> tuple[float, float]:
-    """``(total, bad)`` cumulative counts of ``slo``'s requests across processes."""
-    if slo.kind == "availability":
-        total = bad = 0.0
-        for labels, value in metrics.samples("backbeat_http_requests_total"):
-            if slo.route_matches(labels.get("route", "")):
-                total += value
-                if labels.get("status", "").startswith("5"):
-                    bad += value
-        return total, bad
-    total = good = 0.0
-    for labels, value in metrics.samples("backbeat_http_request_duration_seconds_count"):
-        if slo.route_matches(labels.get("route", "")):
-            total += value
-    assert slo.threshold_s is not None
-    for labels, value in metrics.samples("backbeat_http_request_duration_seconds_bucket"):
-        at_threshold = abs(float(labels.get("le", "nan")) - slo.threshold_s) < 1e-9
-        if at_threshold and slo.route_matches(labels.get("route", "")):
-            good += value
-    return total, max(0.0, total - good)
-
-
-def _quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
-    """Prometheus's histogram_quantile over cumulative ``(le, count)`` deltas."""
-    buckets = sorted(buckets)
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    rank = q * buckets[-1][1]
-    prev_le, prev_count = 0.0, 0.0
-    for le, count in buckets:
-        if count >= rank:
-            if math.isinf(le):
-                return prev_le
-            width = count - prev_count
-            return prev_le + (le - prev_le) * ((rank - prev_count) / width if width else 1.0)
-        prev_le, prev_count = le, count
-    return prev_le
 
 
 class SystemMonitor:
@@ -149,7 +80,7 @@ class SystemMonitor:
             ).inc(),
         )
         horizon = max(max(a.long_s for a in s.alerts) for s in slos) if slos else 3600.0
-        self._samples = {s.name: _Samples(horizon) for s in slos}
+        self._samples = {s.name: SloSamples(horizon) for s in slos}
         self.smart: dict[str, Any] = {}
         self._holt = Holt()
         self._latency_seen: list[tuple[float, float]] | None = None
@@ -331,17 +262,17 @@ class SystemMonitor:
                     )
         return specs
 
-    def _latency_specs(self, now: float) -> list[AlertSpec]:
+    def _latency_specs(self, snap: Snapshot) -> list[AlertSpec]:
         threshold = self.smart.get("threshold_s")
         buckets = [
             (float(labels["le"]), value)
-            for labels, value in self.metrics.samples("backbeat_session_processing_seconds_bucket")
+            for labels, value in snap.get("backbeat_session_processing_seconds_bucket", [])
         ]
         previous, self._latency_seen = self._latency_seen, buckets
         if previous is not None:
             before = dict(previous)
             delta = [(le, c - before.get(le, 0.0)) for le, c in buckets]
-            p95 = _quantile(delta, 0.95)
+            p95 = histogram_quantile(delta, 0.95)
             if p95 is not None:
                 self._latency_p95 = p95
                 self._holt.update(p95)
@@ -386,9 +317,9 @@ class SystemMonitor:
                 )
         return specs
 
-    def _anomaly_specs(self, now: float) -> list[AlertSpec]:
+    def _anomaly_specs(self, snap: Snapshot, now: float) -> list[AlertSpec]:
         total = bad = 0.0
-        for labels, value in self.metrics.samples("backbeat_http_requests_total"):
+        for labels, value in snap.get("backbeat_http_requests_total", []):
             total += value
             if labels.get("status", "").startswith("5"):
                 bad += value
@@ -419,14 +350,17 @@ class SystemMonitor:
         """One tick; returns the active alerts. Delivery happens in the background."""
         now = self.clock() if now is None else now
         self._read_shared(now)
+        # One collection per tick (in multiprocess mode it reads every process's files),
+        # in a thread: the evaluator shares the event loop with requests.
+        snap = await asyncio.to_thread(self.metrics.snapshot)
         for slo in self.slos:
-            self._samples[slo.name].add(now, *_slo_counts(slo, self.metrics))
+            self._samples[slo.name].add(now, *slo_counts(slo, snap))
         specs: list[AlertSpec] = []
         if not self.features or "sla_tracking" in self.features:
             specs += self._slo_specs()
-        specs += self._latency_specs(now)
+        specs += self._latency_specs(snap)
         if "ml_anomaly_detection" in self.features:
-            specs += self._anomaly_specs(now)
+            specs += self._anomaly_specs(snap, now)
         for note in self.book.observe(specs, now):
             self.dispatcher.submit(note)
         if self.alertmanager_url:
