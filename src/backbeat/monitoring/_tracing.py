@@ -43,16 +43,18 @@ class TracingMiddleware:
     """A SERVER span around each HTTP request (``tracer``: from a TracerProvider)."""
 
     def __init__(self, app: ASGIApp, tracer: Any) -> None:
+        from opentelemetry.propagate import extract
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
         self.app = app
         self.tracer = tracer
+        self._extract, self._server = extract, SpanKind.SERVER
+        self._error = Status(StatusCode.ERROR)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from opentelemetry.propagate import extract
-        from opentelemetry.trace import SpanKind, Status, StatusCode
-
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
         method = scope.get("method", "")
         status = 500
@@ -64,7 +66,7 @@ class TracingMiddleware:
             await send(message)
 
         with self.tracer.start_as_current_span(
-            f"{method} unmatched", context=extract(carrier), kind=SpanKind.SERVER
+            f"{method} unmatched", context=self._extract(carrier), kind=self._server
         ) as span:
             try:
                 await self.app(scope, receive, observe)
@@ -75,4 +77,4 @@ class TracingMiddleware:
                 span.set_attribute("http.route", template)
                 span.set_attribute("http.response.status_code", status)
                 if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
+                    span.set_status(self._error)
