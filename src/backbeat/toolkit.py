@@ -264,23 +264,17 @@ class Toolkit:
     @property
     def analytics(self) -> BusinessAnalytics:
         """The seed's ``business_analytics`` over ``BACKBEAT_ANALYTICS_SOURCE`` (a folder of
-        events, subscriptions and payments files; the ``analytics`` extra)."""
+        events, subscriptions and payments files) or, without it, the service's own database
+        (listening events, billing events); the ``analytics`` extra."""
         if self._analytics is None:
-            source = self.settings.analytics_source
-            if source is None:
-                raise ConfigurationError(
-                    "config.analytics_source",
-                    details={"variable": "BACKBEAT_ANALYTICS_SOURCE"},
-                    message=(
-                        "Set {variable} to a folder of events/subscriptions/payments files "
-                        "(the service's own database is not an analytics source yet)."
-                    ),
-                )
             try:
                 from backbeat.analytics import create_business_analytics
             except ImportError as e:
                 raise _missing_extra("analytics", e.name or "ibis-framework") from e
-            self._analytics = create_business_analytics(source)
+            source = self.settings.analytics_source
+            self._analytics = create_business_analytics(
+                source if source is not None else self.settings.database_url
+            )
         return self._analytics
 
     def use_monitor(self, monitor: SystemMonitor) -> None:

@@ -245,7 +245,7 @@ def test_cli_kpis_json(data: Path) -> None:
 
 
 def test_the_toolkit_serves_business_analytics(data: Path, tmp_path: Path) -> None:
-    from backbeat.errors import ConfigurationError
+    from backbeat.analytics import DatabaseSource
     from backbeat.settings import Settings
     from backbeat.toolkit import Toolkit
 
@@ -256,5 +256,6 @@ def test_the_toolkit_serves_business_analytics(data: Path, tmp_path: Path) -> No
     )
     assert tk["business_analytics"] is tk.analytics
     bare = Toolkit(Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path)}))
-    with pytest.raises(ConfigurationError, match="BACKBEAT_ANALYTICS_SOURCE"):
-        bare.analytics  # noqa: B018
+    # without a folder: the toolkit's own database (read lazily, on the first computation)
+    assert isinstance(bare.analytics.source, DatabaseSource)
+    assert bare.analytics.source.origin.endswith("backbeat.db")

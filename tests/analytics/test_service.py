@@ -1,4 +1,5 @@
-"""`/v1/analytics/*` through the service, admin scope, over BACKBEAT_ANALYTICS_SOURCE."""
+"""`/v1/analytics/*` through the service, admin scope, over BACKBEAT_ANALYTICS_SOURCE (or,
+without it, the service database: see test_database.py)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def test_kpis_cohorts_and_forecast_for_admins(
         assert bad.json()["error"]["code"] == "analytics.input_invalid"
     bare = Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path)})
     with TestClient(create_app(bare)) as client:
+        # without BACKBEAT_ANALYTICS_SOURCE: the service's own database, empty so far
         missing = client.get("/v1/analytics/kpis", headers=admin)
-        assert missing.status_code == 503
-        assert missing.json()["error"]["code"] == "analytics.not_configured"
-        assert "BACKBEAT_ANALYTICS_SOURCE" in missing.text
+        assert missing.status_code == 400
+        assert missing.json()["error"]["code"] == "analytics.input_invalid"
+        assert "no listening events recorded yet" in missing.text

@@ -10,6 +10,7 @@ model, checked loading, exact KPIs and the synthetic generator.
 from __future__ import annotations
 
 from backbeat.analytics._churn import FEATURES, ChurnReport, churn_features, churn_report
+from backbeat.analytics._database import DatabaseSource, database_rows, open_database
 from backbeat.analytics._errors import AnalyticsInputError, AnalyticsNotConfigured
 from backbeat.analytics._forecast import (
     CANDIDATES,
@@ -35,7 +36,7 @@ from backbeat.analytics._segments import (
     segment_users,
     user_features,
 )
-from backbeat.analytics._service import BusinessAnalytics, create_business_analytics
+from backbeat.analytics._service import BusinessAnalytics, create_business_analytics, open_any
 from backbeat.analytics._source import COLUMNS, Source, load_frames, open_source
 from backbeat.analytics._synthetic import generate
 
@@ -50,6 +51,7 @@ __all__ = [
     "BgNbd",
     "BusinessAnalytics",
     "ChurnReport",
+    "DatabaseSource",
     "Forecast",
     "ForecastPoint",
     "GammaGamma",
@@ -65,10 +67,13 @@ __all__ = [
     "compute_kpis",
     "create_business_analytics",
     "daily_metric",
+    "database_rows",
     "forecast_series",
     "generate",
     "lifetime_value",
     "load_frames",
+    "open_any",
+    "open_database",
     "open_source",
     "parse_period",
     "render_html",

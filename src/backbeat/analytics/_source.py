@@ -156,6 +156,9 @@ class Source:
     def has(self, name: str) -> bool:
         return name in self.tables
 
+    def refresh(self) -> None:
+        """Bring the tables up to date (files are read once: nothing to do)."""
+
 
 def open_source(folder: Path, *, backend: Any = None, prefix: str = "") -> Source:
     """Check ``folder``'s files and load them into ``backend`` (DuckDB in memory by default)."""

@@ -13,6 +13,12 @@ from backbeat.catalogue._accounts import (
     StoredCredential,
     credential_binding,
 )
+from backbeat.catalogue._billing import (
+    BillingConflict,
+    BillingEvent,
+    BillingOutcome,
+    BillingRepository,
+)
 from backbeat.catalogue._jobs import LEASE, MAX_ATTEMPTS, JobRepository
 from backbeat.catalogue._listening import EventRepository, WeeklyPlaylistRepository
 from backbeat.catalogue._media import (
@@ -47,6 +53,10 @@ __all__ = [
     "ApiKeyRecord",
     "ApiKeyRepository",
     "ArtistMetadata",
+    "BillingConflict",
+    "BillingEvent",
+    "BillingOutcome",
+    "BillingRepository",
     "Catalogue",
     "CatalogueModel",
     "CredentialRepository",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbeat.catalogue._accounts import ApiKeyRepository, CredentialRepository
+from backbeat.catalogue._billing import BillingRepository
 from backbeat.catalogue._jobs import JobRepository
 from backbeat.catalogue._listening import EventRepository, WeeklyPlaylistRepository
 from backbeat.catalogue._media import MediaStore, StoredMedia
@@ -44,6 +45,7 @@ class Catalogue:
         self.credentials = CredentialRepository(engine)
         self.playlists = WeeklyPlaylistRepository(engine)
         self.training = TrainingJobRepository(engine)
+        self.billing = BillingRepository(engine)
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: AsyncEngine) -> Catalogue:

@@ -4,16 +4,39 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 __all__ = ["analytics_app"]
 
 analytics_app = typer.Typer(
-    help="Business analytics over events, subscriptions and payments (CSV/Parquet folders).",
+    help=(
+        "Business analytics over events, subscriptions and payments (CSV/Parquet folders "
+        "or the service database)."
+    ),
     no_args_is_help=True,
 )
+
+
+_SOURCE_HELP = (
+    "A folder with events.csv|parquet (and subscriptions, payments), a database URL, or "
+    "'database' for the service's own (DATABASE_URL)."
+)
+
+
+def _resolve(source: str) -> str:
+    if source == "database":
+        from backbeat.settings import Settings
+
+        return Settings.from_env().database_url
+    return source
+
+
+def _open(source: str) -> Any:
+    from backbeat.analytics import open_any
+
+    return open_any(_resolve(source))
 
 
 @analytics_app.command("synthetic")
@@ -36,9 +59,36 @@ def synthetic(
     )
 
 
+@analytics_app.command("import")
+def import_files(
+    source: Annotated[
+        Path, typer.Option(help="Folder with events.csv|parquet (and subscriptions, payments).")
+    ],
+) -> None:
+    """Load checked files into the service database (DATABASE_URL): listening events as plays,
+    subscriptions and payments beside those from /v1/billing/events."""
+    from backbeat.analytics import database_rows, load_frames
+    from backbeat.cli._common import run_with_catalogue
+
+    rows = database_rows(load_frames(source))
+    events, subs, pays = rows["events"], rows["subscriptions"], rows["payments"]
+
+    async def work(catalogue: Any) -> tuple[int, int]:
+        result: tuple[int, int] = await catalogue.billing.import_rows(subs, pays)
+        for start in range(0, len(events), 50_000):
+            await catalogue.events.add(events[start : start + 50_000])
+        return result
+
+    n_subs, n_pays = run_with_catalogue(work, audit=("analytics.import", str(source)))
+    typer.echo(
+        f"imported {len(events):,} events, {n_subs:,} subscriptions, {n_pays:,} payments "
+        f"from {source}"
+    )
+
+
 @analytics_app.command("kpis")
 def kpis(
-    source: Annotated[Path, typer.Option(help="Folder with events.csv|parquet (and the others).")],
+    source: Annotated[str, typer.Option(help=_SOURCE_HELP)],
     period: Annotated[
         str,
         typer.Option(
@@ -48,9 +98,9 @@ def kpis(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """DAU/WAU/MAU, stickiness, sessions, listening time, MRR, ARPU, retention."""
-    from backbeat.analytics import compute_kpis, open_source, parse_period
+    from backbeat.analytics import compute_kpis, parse_period
 
-    data = open_source(source)
+    data = _open(source)
     last = data.tables["events"].timestamp.max().to_pyarrow().as_py()
     chosen = parse_period(period, today=last.date() if last is not None else None)
     result = compute_kpis(data, chosen).to_dict()
@@ -73,18 +123,18 @@ def kpis(
 
 @analytics_app.command("forecast")
 def forecast(
-    source: Annotated[Path, typer.Option(help="Folder with events/payments files.")],
+    source: Annotated[str, typer.Option(help=_SOURCE_HELP)],
     metric: Annotated[str, typer.Option(help="revenue, dau or listening_hours.")] = "revenue",
     horizon_days: Annotated[int, typer.Option(min=1, max=730, help="Days ahead.")] = 90,
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Interval level.")] = 0.95,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """A daily forecast with intervals; the model chosen by rolling-origin backtest."""
-    from backbeat.analytics import daily_metric, forecast_series, open_source
+    from backbeat.analytics import daily_metric, forecast_series
 
-    data = open_source(source)
+    data = _open(source)
     result = forecast_series(
-        daily_metric(data, metric), metric, horizon_days, confidence, source=str(source)
+        daily_metric(data, metric), metric, horizon_days, confidence, source=data.origin
     ).to_dict()
     if as_json:
         typer.echo(json.dumps(result))
@@ -102,13 +152,13 @@ def forecast(
 
 @analytics_app.command("churn")
 def churn(
-    source: Annotated[Path, typer.Option(help="Folder with events (and subscriptions).")],
+    source: Annotated[str, typer.Option(help=_SOURCE_HELP)],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Churn prediction on a time split: the model's AUC beside a recency/frequency baseline."""
-    from backbeat.analytics import churn_report, open_source
+    from backbeat.analytics import churn_report
 
-    report = churn_report(open_source(source)).to_dict()
+    report = churn_report(_open(source)).to_dict()
     if as_json:
         typer.echo(json.dumps(report))
         return
@@ -123,7 +173,7 @@ def churn(
 
 @analytics_app.command("ltv")
 def ltv(
-    source: Annotated[Path, typer.Option(help="Folder with payments (and events).")],
+    source: Annotated[str, typer.Option(help=_SOURCE_HELP)],
     horizon_weeks: Annotated[float, typer.Option(min=1, max=520, help="Weeks ahead.")] = 52,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -132,7 +182,9 @@ def ltv(
 
     from backbeat.analytics import create_business_analytics
 
-    report = anyio.run(create_business_analytics(source).lifetime_value, horizon_weeks).to_dict()
+    report = anyio.run(
+        create_business_analytics(_resolve(source)).lifetime_value, horizon_weeks
+    ).to_dict()
     if as_json:
         typer.echo(json.dumps(report))
         return
@@ -144,7 +196,7 @@ def ltv(
 
 @analytics_app.command("segments")
 def segments(
-    source: Annotated[Path, typer.Option(help="Folder with events (and subscriptions).")],
+    source: Annotated[str, typer.Option(help=_SOURCE_HELP)],
     period: Annotated[
         str, typer.Option(help="YYYY-MM-DD..YYYY-MM-DD or last_N_days.")
     ] = "last_30_days",
@@ -156,7 +208,7 @@ def segments(
 
     from backbeat.analytics import create_business_analytics
 
-    analytics = create_business_analytics(source)
+    analytics = create_business_analytics(_resolve(source))
     plans = ["premium", "free"] if by_plan else None
     report = anyio.run(lambda: analytics.analyze_user_behavior(plans, True, period)).to_dict()
     if as_json:
@@ -168,7 +220,7 @@ def segments(
 
 @analytics_app.command("report")
 def report(
-    source: Annotated[Path, typer.Option(help="Folder with events (and subscriptions, payments).")],
+    source: Annotated[str, typer.Option(help=_SOURCE_HELP)],
     period: Annotated[
         str, typer.Option(help="YYYY-MM-DD..YYYY-MM-DD or last_N_days.")
     ] = "last_30_days",
@@ -176,11 +228,11 @@ def report(
     output_format: Annotated[str, typer.Option("--format", help="html or json.")] = "html",
 ) -> None:
     """KPIs, cohort heat map, MRR bridge, forecast fan chart and segments in one file."""
-    from backbeat.analytics import build_report, open_source, parse_period, render_html
+    from backbeat.analytics import build_report, parse_period, render_html
 
     if output_format not in ("html", "json"):
         raise typer.BadParameter("html or json", param_hint="--format")
-    data = open_source(source)
+    data = _open(source)
     last = data.tables["events"].timestamp.max().to_pyarrow().as_py()
     chosen = parse_period(period, today=last.date() if last is not None else None)
     built = build_report(data, chosen)

@@ -20,7 +20,9 @@ apikey_app = typer.Typer(help="API keys of the service.", no_args_is_help=True)
 @apikey_app.command("create")
 def apikey_create(
     name: Annotated[str, typer.Option(help="Who or what the key is for.")],
-    scopes: Annotated[str, typer.Option(help="Comma-separated: read, write, admin.")] = "read",
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated: read, write, billing, admin.")
+    ] = "read",
 ) -> None:
     """Create a key; the key itself is printed once, alone on the last line."""
     from backbeat.server import SCOPES, api_key_scheme
@@ -29,8 +31,8 @@ def apikey_create(
     if not wanted or not wanted <= SCOPES:
         raise BackbeatError(
             "cli.apikey_scopes",
-            details={"value": scopes},
-            message="Unknown scopes {value}: use read, write and/or admin.",
+            details={"value": scopes, "allowed": ", ".join(sorted(SCOPES))},
+            message="Unknown scopes {value}: use one or more of {allowed}.",
         )
     new = api_key_scheme.generate()
 

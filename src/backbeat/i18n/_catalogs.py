@@ -74,6 +74,7 @@ USER_FACING = (
     "validation.recommend_",
     "monitoring.",
     "analytics.",
+    "billing.",
 )
 
 

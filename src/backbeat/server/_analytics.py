@@ -1,9 +1,9 @@
-"""Business analytics for operators (``admin`` scope), over ``BACKBEAT_ANALYTICS_SOURCE``.
+"""Business analytics for operators (``admin`` scope), over ``BACKBEAT_ANALYTICS_SOURCE`` or,
+without it, the service's own database (listening and billing events).
 
 ``GET /v1/analytics/kpis?period=``, ``GET /v1/analytics/cohorts?period=`` (the retention
 matrix) and ``GET /v1/analytics/forecast?metric=revenue&horizon_days=90&confidence=0.95``.
-Computed in a worker thread; without a configured source the answer is 503 naming the
-setting (the service's own database is not an analytics source yet).
+Computed in a worker thread, one at a time; every call sees the events recorded so far.
 """
 
 from __future__ import annotations

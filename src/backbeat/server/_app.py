@@ -30,6 +30,7 @@ from backbeat.server._admin import retrain_on_schedule
 from backbeat.server._admin import router as admin_router
 from backbeat.server._analytics import router as analytics_router
 from backbeat.server._auth import token_service
+from backbeat.server._billing import router as billing_router
 from backbeat.server._context import RequestContextMiddleware
 from backbeat.server._credentials import router as credentials_router
 from backbeat.server._deps import ResultCache, Services
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(features_router)
     app.include_router(recommendations_router)
     app.include_router(events_router)
+    app.include_router(billing_router)
     app.include_router(users_router)
     app.include_router(admin_router)
     app.include_router(credentials_router)

@@ -4,7 +4,8 @@ Keys are opaque (``bb_<id>_<secret>``, 256-bit secrets from :class:`ApiKeys`); t
 database holds only the key id and an HMAC-SHA-256 of the secret, compared in
 constant time. With secrets that long an unsalted hash is enough (the scheme of
 GitHub's and Stripe's tokens); a slow password hash would only cost latency.
-Scopes: ``read`` (GET), ``write`` (uploads, events), ``admin`` (implies both).
+Scopes: ``read`` (GET), ``write`` (uploads, events), ``billing`` (billing events),
+``admin`` (implies all).
 
 With ``BACKBEAT_JWT_SECRET`` set, HS256 JWTs are accepted too (``sub``, ``exp``,
 ``aud`` = ``backbeat``, OAuth-style ``scope`` = ``"read write"``), verified by
@@ -31,7 +32,7 @@ __all__ = [
     "token_service",
 ]
 
-SCOPES = frozenset({"read", "write", "admin"})
+SCOPES = frozenset({"read", "write", "billing", "admin"})
 api_key_scheme = ApiKeys(prefix="bb")
 
 

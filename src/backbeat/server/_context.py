@@ -54,9 +54,15 @@ class RequestContextMiddleware:
 
 
 async def record_write(
-    request: Request, action: str, resource: str, details: dict[str, Any] | None = None
+    request: Request,
+    action: str,
+    resource: str,
+    details: dict[str, Any] | None = None,
+    *,
+    error_code: str | None = None,
 ) -> None:
-    """Append an audit event (committed before the response) for a write by this key."""
+    """Append an audit event (committed before the response) for a write by this key;
+    with ``error_code``, a refused one (outcome ``failure``)."""
     principal = getattr(request.state, "principal", None)
     context = current_context()
     event = AuditEvent(
@@ -66,5 +72,7 @@ async def record_write(
         request_id=context.request_id,
         client_ip=context.client_ip,
         details=canonical_details(details or {}),
+        outcome="failure" if error_code else "success",
+        error_code=error_code,
     )
     await request.app.state.services.toolkit.audit.record(event)

@@ -14,11 +14,14 @@ __all__ = [
     "audit_chain_heads",
     "audit_checkpoints",
     "audit_events",
+    "billing_events",
     "credentials",
     "encryption_keys",
     "listening_events",
     "metadata",
+    "payments",
     "reencryption_runs",
+    "subscriptions",
     "track_analyses",
     "tracks",
 ]
@@ -236,4 +239,48 @@ reencryption_runs = sa.Table(
     sa.Column("examined", sa.Integer, nullable=False),
     sa.Column("rewritten", sa.Integer, nullable=False),
     sa.Column("error_code", sa.String(200)),
+)
+
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+#: Subscriptions from ``POST /v1/billing/events`` (migration 0010): ``price`` per month in
+#: ``currency``; times in epoch seconds; ``ended_at`` empty while active.
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("user_id", sa.String(200), nullable=False),
+    sa.Column("plan", sa.String(100), nullable=False),
+    sa.Column("price", sa.Numeric(14, 4), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float),
+)
+sa.Index("ix_subscriptions_user", subscriptions.c.user_id, subscriptions.c.started_at)
+
+#: Charges and refunds (``amount`` never negative; ``kind`` is ``charge`` or ``refund``).
+payments = sa.Table(
+    "payments",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("user_id", sa.String(200), nullable=False),
+    sa.Column("amount", sa.Numeric(14, 4), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("paid_at", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("subscription_id", _ID),
+)
+sa.Index("ix_payments_user", payments.c.user_id, payments.c.paid_at)
+sa.Index("ix_payments_paid_at", payments.c.paid_at)
+
+#: One row per idempotency key: the request's digest and the answer it got.
+billing_events = sa.Table(
+    "billing_events",
+    metadata,
+    sa.Column("idempotency_key", sa.String(200), primary_key=True),
+    sa.Column("event_type", sa.String(16), nullable=False),
+    sa.Column("user_id", sa.String(200), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
 )
