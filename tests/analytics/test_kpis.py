@@ -259,3 +259,74 @@ def test_the_toolkit_serves_business_analytics(data: Path, tmp_path: Path) -> No
     # without a folder: the toolkit's own database (read lazily, on the first computation)
     assert isinstance(bare.analytics.source, DatabaseSource)
     assert bare.analytics.source.origin.endswith("backbeat.db")
+
+
+@pytest.mark.parametrize(
+    ("frame", "column", "row", "words"),
+    [
+        (
+            {"user_id": ["u1", "u2"], "track_id": ["t", "t"], "ms_played": [1, 2]},
+            "timestamp",
+            1,
+            "missing",
+        ),
+        (
+            {
+                "user_id": ["u1", "u2", "u3"],
+                "track_id": ["t", "t", "t"],
+                "timestamp": ["2025-01-01T10:00:00Z", "2025-01-02T10:00:00Z", "yesterday"],
+                "ms_played": [1, 2, 3],
+            },
+            "timestamp",
+            4,
+            "'yesterday' is not an ISO-8601 time",
+        ),
+        (
+            {
+                "user_id": ["u1", "u2"],
+                "track_id": ["t", "t"],
+                "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02"], utc=True),
+                "ms_played": [1, -5],
+            },
+            "ms_played",
+            3,
+            "a negative duration",
+        ),
+        (
+            {
+                "user_id": ["u1", ""],
+                "track_id": ["t", "t"],
+                "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02"]),
+                "ms_played": [1, 5],
+            },
+            "user_id",
+            3,
+            "empty",
+        ),
+    ],
+)
+def test_parquet_events_are_checked_by_duckdb_naming_file_column_row(
+    tmp_path: Path, frame: dict[str, object], column: str, row: int, words: str
+) -> None:
+    from backbeat.analytics import AnalyticsInputError
+
+    pd.DataFrame(frame).to_parquet(tmp_path / "events.parquet", index=False)
+    with pytest.raises(AnalyticsInputError) as info:
+        open_source(tmp_path)
+    details = info.value.details
+    assert details["source"].endswith("events.parquet")
+    assert details["column"] == column
+    assert details["row"] == row
+    assert words in details["problem"]
+
+
+def test_naive_parquet_timestamps_are_utc(tmp_path: Path) -> None:
+    frame = {
+        "user_id": ["u1", "u2"],
+        "track_id": ["t", "t"],
+        "timestamp": pd.to_datetime(["2025-01-01 23:30", "2025-01-02 00:30"]),
+        "ms_played": [1, 5],
+    }
+    pd.DataFrame(frame).to_parquet(tmp_path / "events.parquet", index=False)
+    kpis = compute_kpis(open_source(tmp_path), parse_period("2025-01-01..2025-01-02")).to_dict()
+    assert kpis["dau"] == {"2025-01-01": 1, "2025-01-02": 1}

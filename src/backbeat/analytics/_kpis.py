@@ -206,37 +206,35 @@ def compute_kpis(source: Source, period: Period) -> Kpis:
     out.dau = _series(daily, "day", "dau", days, int)
     hours = _series(daily, "day", "ms", days, float)
     out.listening_hours = {k: round(v / 3_600_000, 6) for k, v in hours.items()}
-    window_start = _ts(period.start - dt.timedelta(days=29))
-    recent = ev.filter((ev.timestamp >= window_start) & (ev.timestamp < after))
-    user_days = recent.select(user_id=recent.user_id, day=recent.timestamp.date()).distinct()
-    out.wau = _rolling(user_days, days, 7)
-    out.mau = _rolling(user_days, days, 30)
+    # Every (user, active day) up to the period's end, computed once and kept on the backend:
+    # rolling WAU/MAU, new, returning and resurrected users and the cohorts all read it.
+    pairs = ev.filter(ev.timestamp < after)
+    with pairs.select(user_id=pairs.user_id, day=pairs.timestamp.date()).distinct().cache() as ud:
+        recent = ud.filter(ud.day >= period.start - dt.timedelta(days=29))
+        out.wau = _rolling(recent, days, 7)
+        out.mau = _rolling(recent, days, 30)
+        firsts = ud.group_by(ud.user_id).aggregate(first=ud.day.min())
+        new = firsts.filter(firsts.first >= period.start)
+        counted = new.group_by(day=new.first).aggregate(n=new.user_id.count())
+        out.new_users = _series(counted.to_pyarrow().to_pandas(), "day", "n", days, int)
+        out.retention = _retention(ud, period)
+        out.returning, out.resurrected = _returning(ud, period, days)
     mean_mau = sum(out.mau.values()) / len(days)
     out.stickiness = round(sum(out.dau.values()) / len(days) / mean_mau, 6) if mean_mau else 0.0
     out.active_users = int(in_period.user_id.nunique().to_pyarrow().as_py())
-    firsts = ev.group_by(ev.user_id).aggregate(first=ev.timestamp.min())
-    new = firsts.filter((firsts.first >= start) & (firsts.first < after))
-    out.new_users = _series(
-        new.group_by(day=new.first.date())
-        .aggregate(n=new.user_id.count())
-        .to_pyarrow()
-        .to_pandas(),
-        "day",
-        "n",
-        days,
-        int,
-    )
     # Only the 30 minutes before the period can decide whether its first plays continue a
     # session: a play with no predecessor in that span starts one either way.
     near = ev.filter(
         (ev.timestamp >= _ts(period.start) - ibis.interval(seconds=SESSION_GAP_S))
         & (ev.timestamp < after)
     )
-    seconds = near.timestamp.epoch_seconds()
     w = ibis.window(group_by=near.user_id, order_by=near.timestamp)
-    marked = near.mutate(gap=seconds - seconds.lag().over(w))
+    marked = near.mutate(prev=near.timestamp.lag().over(w))
     starts = marked.filter(
-        (marked.gap.isnull() | (marked.gap > SESSION_GAP_S))
+        (
+            marked.prev.isnull()
+            | (marked.timestamp > marked.prev + ibis.interval(seconds=SESSION_GAP_S))
+        )
         & (marked.timestamp >= start)
         & (marked.timestamp < after)
     )
@@ -250,8 +248,6 @@ def compute_kpis(source: Source, period: Period) -> Kpis:
         days,
         int,
     )
-    out.retention = _retention(ev, period)
-    out.returning, out.resurrected = _returning(ev, period, days)
     if source.has("subscriptions"):
         subs = source.tables["subscriptions"]
         out.mrr = _mrr(subs, period)
@@ -275,11 +271,10 @@ def _month_index(column: Any) -> Any:
     return column.year() * 12 + column.month() - 1
 
 
-def _retention(ev: Any, period: Period) -> dict[str, list[float]]:
-    until = _ts(period.end + dt.timedelta(days=1))
-    upto = ev.filter(ev.timestamp < until)
-    firsts = upto.group_by(upto.user_id).aggregate(cohort=_month_index(upto.timestamp.min()))
-    months = upto.select(user_id=upto.user_id, m=_month_index(upto.timestamp)).distinct()
+def _retention(user_days: Any, period: Period) -> dict[str, list[float]]:
+    """Monthly cohorts from (user, active day) pairs up to the period's end."""
+    months = user_days.select(user_id=user_days.user_id, m=_month_index(user_days.day)).distinct()
+    firsts = months.group_by(months.user_id).aggregate(cohort=months.m.min())
     joined = months.join(firsts, "user_id")
     counts = (
         joined.group_by(joined.cohort, k=joined.m - joined.cohort)
@@ -313,12 +308,11 @@ def _mrr(subs: Any, period: Period) -> dict[str, float]:
 
 
 def _returning(
-    ev: Any, period: Period, days: list[dt.date]
+    pairs: Any, period: Period, days: list[dt.date]
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Per day: users back within 30 days of their previous active day (returning) and
-    users back after a longer absence (resurrected); new users are neither."""
-    upto = ev.filter(ev.timestamp < _ts(period.end + dt.timedelta(days=1)))
-    pairs = upto.select(user_id=upto.user_id, day=upto.timestamp.date()).distinct()
+    users back after a longer absence (resurrected); new users are neither. ``pairs``:
+    (user, active day) up to the period's end."""
     w = ibis.window(group_by=pairs.user_id, order_by=pairs.day)
     marked = pairs.mutate(prev=pairs.day.lag().over(w))
     inside = marked.filter(
