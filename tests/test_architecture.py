@@ -38,6 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     # create_system_monitor reads its file and URLs from settings.
     "monitoring": _LOW | {"settings"},
     "analytics": _LOW,
+    "compliance": _LOW,
     "toolkit": _LOW
     | {
         "settings",
