@@ -38,7 +38,8 @@ ALLOWED: dict[str, set[str]] = {
     # create_system_monitor reads its file and URLs from settings.
     "monitoring": _LOW | {"settings"},
     "analytics": _LOW,
-    "compliance": _LOW,
+    # the privacy tables, the keyring, audit records of transitions, per-user model rows
+    "compliance": _LOW | {"settings", "storage", "security", "audit", "recommend"},
     "toolkit": _LOW
     | {
         "settings",
@@ -53,6 +54,7 @@ ALLOWED: dict[str, set[str]] = {
         "recommend",
         "monitoring",
         "analytics",
+        "compliance",
     },
     "catalogue": _LOW
     | {"settings", "storage", "security", "validation", "audio", "recommend", "spotify"},

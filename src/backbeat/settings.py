@@ -75,6 +75,9 @@ _ACCEPTED: dict[str, str] = {
     "alertmanager_url": "an http(s) URL of an Alertmanager, such as http://127.0.0.1:9093",
     "analytics_source": "a folder holding events.csv|parquet (and subscriptions, payments)",
     "otlp_endpoint": "an http(s) URL of an OTLP/HTTP collector, such as http://127.0.0.1:4318",
+    "smtp_url": "a URL smtp://[user:password@]host:port or smtps://...",
+    "mail_from": "a sender address such as 'Privacy <privacy@example.com>'",
+    "retention": "comma-separated category=period, such as listening_events=2_years,consents=P3Y",
     "rate_limit_read": "a limit like '20/s' or '1000 per hour'",
     "rate_limit_write": "a limit like '5/s' or '100 per minute'",
     "rate_limit_fail_open": "true or false: serve requests when the limiter's store is down",
@@ -190,12 +193,41 @@ class Settings(BaseSettings):
     alertmanager_url: str | None = Field(None, validation_alias=_env("ALERTMANAGER_URL"))
     # Business analytics: a folder of events/subscriptions/payments files (CSV/Parquet).
     analytics_source: Path | None = Field(None, validation_alias="BACKBEAT_ANALYTICS_SOURCE")
+    # Privacy: mail for verification tokens (SMTP, else .eml files under <data dir>/outbox),
+    # and retention periods per data category overriding the defaults.
+    smtp_url: SecretStr | None = Field(None, validation_alias="BACKBEAT_SMTP_URL")
+    mail_from: str = Field("", validation_alias="BACKBEAT_MAIL_FROM")
+    retention: str = Field("", validation_alias="BACKBEAT_RETENTION")
     # OpenTelemetry traces over OTLP/HTTP (the `otel` extra), off unless a collector is named.
     otlp_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("BACKBEAT_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
     )
     # Optional: also accept HS256 JWT bearer tokens (claims: sub, exp, scope, aud=backbeat).
     jwt_secret: SecretStr | None = Field(None, validation_alias="BACKBEAT_JWT_SECRET")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().lower().startswith(("smtp://", "smtps://")):
+            raise ValueError("must start with smtp:// or smtps://")
+        return v
+
+    @field_validator("retention")
+    @classmethod
+    def _check_retention(cls, v: str) -> str:
+        for part in filter(None, (p.strip() for p in v.split(","))):
+            name, sep, period = part.partition("=")
+            if not sep or not name.strip() or not period.strip():
+                raise ValueError(f"{part!r} is not category=period")
+        return v
+
+    def retention_policies(self) -> dict[str, str]:
+        """``BACKBEAT_RETENTION`` as ``{category: period}``."""
+        out = {}
+        for part in filter(None, (p.strip() for p in self.retention.split(","))):
+            name, _, period = part.partition("=")
+            out[name.strip()] = period.strip()
+        return out
 
     @field_validator("jwt_secret")
     @classmethod

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from backbeat.audio import AudioProcessor
     from backbeat.audit import AuditTrail
     from backbeat.cache import MemoryCache, TieredCache
+    from backbeat.compliance import GdprCompliance
     from backbeat.monitoring import SystemMonitor
     from backbeat.ratelimit import Limit, RateLimiter
     from backbeat.recommend import ModelManager, ModelRegistry, RecommendationEngine
@@ -52,6 +53,7 @@ SEED_KEYS: dict[str, str] = {
     "performance_monitor": "monitor",
     "qos_manager": "monitor",
     "business_analytics": "analytics",
+    "compliance_monitor": "compliance",
 }
 #: The seed's feature switches: accepted and without effect, since every service is
 #: built on first use (nothing to switch on) and configured by Settings.
@@ -83,6 +85,7 @@ class Toolkit:
         self._engine_rec: RecommendationEngine | None = None
         self._monitor: SystemMonitor | None = None
         self._analytics: BusinessAnalytics | None = None
+        self._compliance: GdprCompliance | None = None
         self._closed = False
 
     @classmethod
@@ -276,6 +279,17 @@ class Toolkit:
                 source if source is not None else self.settings.database_url
             )
         return self._analytics
+
+    @property
+    def compliance(self) -> GdprCompliance:
+        """The seed's ``compliance_monitor``: data-subject requests, consent, erasure,
+        records of processing and retention over this toolkit's database, keyring, cache,
+        audit trail and Redis (``BACKBEAT_SMTP_URL`` for mail, ``BACKBEAT_RETENTION``)."""
+        if self._compliance is None:
+            from backbeat.compliance import create_gdpr_compliance
+
+            self._compliance = create_gdpr_compliance(self)
+        return self._compliance
 
     def use_monitor(self, monitor: SystemMonitor) -> None:
         """Adopt a monitor built elsewhere (the service builds one on its app's metrics)."""

@@ -9,13 +9,14 @@ top tracks rank by listens, ties by the latest one. Reads by user use the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbeat.catalogue._records import now
-from backbeat.storage import listening_events, weekly_playlists
+from backbeat.storage import listening_events, suppressed_subjects, weekly_playlists
 
 __all__ = ["EventRepository", "WeeklyPlaylistRepository"]
 
@@ -28,13 +29,35 @@ class EventRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def add(self, rows: list[dict[str, Any]]) -> int:
-        """Store rows of ``user_id, track_id, kind, timestamp (epoch s), ms_played``."""
+    async def add(
+        self, rows: list[dict[str, Any]], *, digest: Callable[[str], str] | None = None
+    ) -> int:
+        """Store rows of ``user_id, track_id, kind, timestamp (epoch s), ms_played``.
+
+        With ``digest`` (the keyed digest privacy erasure records), rows of erased subjects
+        are dropped. The rows are inserted first and the erased list read after, in the same
+        transaction: the insert waits for a concurrent erasure to commit, so an erasure
+        racing new events leaves none behind. Returns how many rows were kept."""
         if not rows:
             return 0
         async with self.engine.begin() as conn:
             await conn.execute(listening_events.insert(), rows)
-        return len(rows)
+            if digest is None:
+                return len(rows)
+            users = {row["user_id"] for row in rows}
+            by_digest = {digest(user): user for user in users}
+            found = await conn.execute(
+                sa.select(suppressed_subjects.c.digest).where(
+                    suppressed_subjects.c.digest.in_(list(by_digest))
+                )
+            )
+            erased = [by_digest[d] for d in found.scalars()]
+            if not erased:
+                return len(rows)
+            await conn.execute(
+                listening_events.delete().where(listening_events.c.user_id.in_(erased))
+            )
+            return sum(1 for row in rows if row["user_id"] not in set(erased))
 
     async def all(self) -> list[dict[str, Any]]:
         """Every stored event, oldest first."""

@@ -34,7 +34,7 @@ from backbeat.recommend._metrics import (
     popularity_bias,
     recall_at_k,
 )
-from backbeat.recommend._persist import load_model, save_model
+from backbeat.recommend._persist import forget_user, load_model, save_model
 from backbeat.recommend._pgvector import PgVectorStore
 from backbeat.recommend._registry import (
     ModelRegistry,
@@ -98,6 +98,7 @@ __all__ = [
     "discover_weekly",
     "evaluate",
     "evaluate_synthetic",
+    "forget_user",
     "intra_list_diversity",
     "iso_week",
     "iter_events",

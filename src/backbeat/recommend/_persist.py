@@ -26,7 +26,7 @@ from backbeat.recommend._content import ContentBased
 from backbeat.recommend._data import InteractionMatrix
 from backbeat.recommend._hybrid import Hybrid
 
-__all__ = ["load_model", "save_model"]
+__all__ = ["forget_user", "load_model", "save_model"]
 
 FORMAT = "backbeat.recommender.v1"
 
@@ -163,3 +163,45 @@ def load_model(path: str | Path) -> _Fitted:
     data = InteractionMatrix(tuple(meta["users"]), tuple(meta["items"]), conf, seen)
     _restore(model, data)
     return model
+
+
+def forget_user(path: str | Path, user: str, replacement: str) -> bool:
+    """Remove ``user`` from the model file at ``path`` in place (GDPR erasure): their row of
+    the training matrix is emptied (the deterministic models refit from it on load), their
+    ALS factors are zeroed, and their ID is replaced by ``replacement`` so that the file
+    keeps its shape and still loads. Returns whether the user was in the file."""
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {name: z[name] for name in z.files}
+    meta = json.loads(arrays["meta"].tobytes().decode())
+    users: list[str] = meta["users"]
+    if user not in users:
+        return False
+    row = users.index(user)
+    users[row] = replacement
+    meta["erased_users"] = int(meta.get("erased_users", 0)) + 1
+    shape = (len(users), len(meta["items"]))
+    for prefix in ("conf", "seen"):
+        data = arrays.get(f"{prefix}_data")
+        indices, indptr = arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]
+        if data is None:
+            data = np.ones(len(indices), dtype=bool)
+        matrix = sparse.csr_matrix((data, indices, indptr), shape=shape).tolil()
+        matrix.rows[row] = []
+        matrix.data[row] = []
+        kept = matrix.tocsr()
+        kept.eliminate_zeros()
+        arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"] = kept.indices, kept.indptr
+        if f"{prefix}_data" in arrays:
+            arrays[f"{prefix}_data"] = kept.data
+    for name, values in arrays.items():
+        if name.endswith("user_factors"):
+            values = values.copy()
+            values[row] = 0
+            arrays[name] = values
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    target = Path(path)
+    tmp = target.with_name(target.name + ".erasing")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    tmp.replace(target)
+    return True

@@ -15,13 +15,19 @@ __all__ = [
     "audit_checkpoints",
     "audit_events",
     "billing_events",
+    "consents",
     "credentials",
     "encryption_keys",
+    "erasures",
     "listening_events",
     "metadata",
     "payments",
+    "privacy_requests",
+    "processing_activities",
     "reencryption_runs",
+    "subject_keys",
     "subscriptions",
+    "suppressed_subjects",
     "track_analyses",
     "tracks",
 ]
@@ -283,4 +289,94 @@ billing_events = sa.Table(
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
     sa.Column("result", sa.Text, nullable=False),
+)
+
+_TS = sa.DateTime(timezone=True)
+
+#: Consent per subject and purpose (migration 0011): the current state and its times.
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column("subject_id", sa.String(200), primary_key=True),
+    sa.Column("purpose", sa.String(100), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # given | withdrawn
+    sa.Column("lawful_basis", sa.String(32), nullable=False),
+    sa.Column("notice_version", sa.String(50), nullable=False),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("given_at", _TS),
+    sa.Column("withdrawn_at", _TS),
+    sa.Column("updated_at", _TS, nullable=False),
+)
+
+#: Data-subject requests (GDPR Art. 15-21, CCPA): status, deadlines, the verification token's
+#: hash; the subject's ID and e-mail are emptied once the request is closed.
+privacy_requests = sa.Table(
+    "privacy_requests",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("subject_id", sa.String(200)),
+    sa.Column("subject_ref", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(24), nullable=False),
+    sa.Column("jurisdiction", sa.String(8), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("email", sa.Text),
+    sa.Column("details", sa.Text),
+    sa.Column("received_at", _TS, nullable=False),
+    sa.Column("due_at", _TS, nullable=False),
+    sa.Column("extended", sa.Boolean, nullable=False),
+    sa.Column("verified_at", _TS),
+    sa.Column("completed_at", _TS),
+    sa.Column("token_hash", sa.String(64)),
+    sa.Column("token_expires_at", _TS),
+    sa.Column("token_used_at", _TS),
+    sa.Column("outcome", sa.Text),
+    sa.Column("reason", sa.String(200)),
+)
+sa.Index("ix_privacy_requests_status_due", privacy_requests.c.status, privacy_requests.c.due_at)
+
+#: One random secret per subject: audit records name subjects by a reference keyed with it.
+subject_keys = sa.Table(
+    "subject_keys",
+    metadata,
+    sa.Column("subject_id", sa.String(200), primary_key=True),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("created_at", _TS, nullable=False),
+)
+
+#: ``log_processing_activity`` calls (Art. 30 records), subjects by reference.
+processing_activities = sa.Table(
+    "processing_activities",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("subject_ref", sa.String(64)),
+    sa.Column("data_type", sa.String(100), nullable=False),
+    sa.Column("purpose", sa.String(100), nullable=False),
+    sa.Column("recorded_at", _TS, nullable=False),
+)
+sa.Index(
+    "ix_processing_activities_kind",
+    processing_activities.c.data_type,
+    processing_activities.c.purpose,
+)
+
+#: What each erasure removed, per category (the proof), by subject reference.
+erasures = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("subject_ref", sa.String(64), nullable=False),
+    sa.Column("request_id", sa.String(32)),
+    sa.Column("category", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(200)),
+    sa.Column("erased_at", _TS, nullable=False),
+)
+
+#: Keyed digests of erased subjects: their new events are dropped on arrival.
+suppressed_subjects = sa.Table(
+    "suppressed_subjects",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("erased_at", _TS, nullable=False),
 )
