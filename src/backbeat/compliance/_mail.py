@@ -35,7 +35,8 @@ class Mailer:
         message["Subject"] = subject
         message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
         message["Message-ID"] = make_msgid(domain="backbeat.local")
-        message.set_content(body)
+        # plain 7-bit when it can be: codes in the body stay copyable from the raw file
+        message.set_content(body, cte="7bit" if body.isascii() else "quoted-printable")
         return message
 
     async def send(self, to: str, subject: str, body: str) -> str:

@@ -3,10 +3,11 @@ provable erasure over the data map (the seed's ``create_gdpr_compliance()``).
 
 Requests (GDPR Art. 15-18, 20, 21; CCPA know, delete, correct, opt-out) move
 ``pending_verification -> verified -> in_progress -> completed`` (or ``rejected``), each
-transition audited by subject reference. Verification is by e-mail: a token
-``<request id>.<nonce>.<signature>`` (HMAC-SHA-256 with a key derived from the keyring,
-expiring, single use: only the nonce's hash is stored). Creating a request answers the same
-whether the subject exists or not; what is found is said only after verification.
+transition audited by subject reference. Verification is by e-mail: a code
+``<nonce>.<signature>.<expiry>`` (HMAC-SHA-256 over the request id, nonce and expiry with a
+key derived from the keyring; expiring; single use: only the nonce's hash is stored).
+Creating a request answers the same whether the subject exists or not; what is found is
+said only after verification.
 
 Subjects appear in audit records and processing records only as ``subj_<ref>``: an HMAC of
 the ID under a random per-subject secret (``subject_keys``). Erasure deletes the secret
@@ -196,6 +197,19 @@ class GdprCompliance:
         self._tombstone_key = keyring.derive(b"backbeat privacy tombstone")[1]
         self._suppress_key = keyring.derive(b"backbeat privacy suppression")[1]
         self.datamap = DataMap()
+        # first: it reads the addresses that erasing privacy_requests empties
+        self.datamap.register(
+            DataCategory(
+                "outbox",
+                "Mail sent to the user (verification codes), while undelivered or kept",
+                f"files under {self.mailer.outbox}",
+                ("legal_compliance",),
+                "legal_obligation",
+                retention="P30D",
+                erase=self._erase_outbox,
+                sweep=self._sweep_outbox,
+            )
+        )
         register_own(
             self.datamap,
             engine,
@@ -266,6 +280,42 @@ class GdprCompliance:
             )
         )
 
+    async def _emails_of(self, subject: str) -> set[str]:
+        r = privacy_requests.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(r.id, r.email).where(r.subject_id == subject, r.email.is_not(None))
+            )
+            return {
+                self.keyring.decrypt(email, associated_data=rid.encode()).decode().lower()
+                for rid, email in rows
+            }
+
+    async def _erase_outbox(self, subject: str) -> Erased:
+        import email
+        from email.utils import getaddresses
+
+        addresses = await self._emails_of(subject)
+        removed = 0
+        for path in sorted(self.mailer.outbox.glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes())
+            to = {a.lower() for _, a in getaddresses(message.get_all("To", []))}
+            if to & addresses:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return Erased(removed)
+
+    async def _sweep_outbox(self, cutoff: dt.datetime, dry_run: bool) -> int:
+        old = [
+            p
+            for p in self.mailer.outbox.glob("*.eml")
+            if dt.datetime.fromtimestamp(p.stat().st_mtime, dt.UTC) < cutoff
+        ]
+        if not dry_run:
+            for path in old:
+                path.unlink(missing_ok=True)
+        return len(old)
+
     # -- requests ----------------------------------------------------------------------
 
     def _sign(self, request_id: str, nonce: str, expires: int) -> str:
@@ -317,10 +367,10 @@ class GdprCompliance:
             )
         now = self.clock()
         request_id = secrets.token_hex(16)
-        nonce = secrets.token_urlsafe(24)
+        nonce = secrets.token_urlsafe(18)
         expires = now + self.token_ttl
-        token = f"{request_id}.{nonce}.{self._sign(request_id, nonce, int(expires.timestamp()))}"
-        token = f"{token}.{int(expires.timestamp())}"
+        stamp = int(expires.timestamp())
+        token = f"{nonce}.{self._sign(request_id, nonce, stamp)}.{stamp}"
         ref = await self.subject_ref(user_id)
         sealed = self.keyring.encrypt_text(email, associated_data=request_id.encode())
         details = (
@@ -349,10 +399,11 @@ class GdprCompliance:
         await self.mailer.send(
             email,
             "Confirm your privacy request",
-            "Someone asked for the following about your account: "
-            f"{kind} (request {request_id}).\n\n"
+            "Someone asked for the following about your account:\n"
+            f"  request: {kind}\n  reference: {request_id}\n\n"
             "If it was you, confirm it with this code within "
-            f"{int(self.token_ttl.total_seconds() // 3600)} hours:\n\n{token}\n\n"
+            f"{int(self.token_ttl.total_seconds() // 3600)} hours:\n\n"
+            f"  code: {token}\n\n"
             "If it was not you, ignore this message: nothing will happen.\n",
         )
         await self._audit("privacy.request.received", ref, {"request": request_id, "type": kind})
@@ -406,11 +457,11 @@ class GdprCompliance:
     async def verify_request(self, request_id: str, token: str) -> PrivacyRequest:
         """Check the e-mailed token, then carry the request out."""
         parts = token.strip().split(".")
-        if len(parts) != 4 or parts[0] != request_id:
+        if len(parts) != 3:
             raise await self._refuse_token(
                 request_id, "privacy.token_invalid", "This verification code is not valid."
             )
-        _, nonce, signature, expires_text = parts
+        nonce, signature, expires_text = parts
         if not expires_text.isdigit() or not hmac.compare_digest(
             signature, self._sign(request_id, nonce, int(expires_text))
         ):
