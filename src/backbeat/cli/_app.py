@@ -21,7 +21,7 @@ from backbeat.cli._analyze import analyze
 from backbeat.cli._audit import audit_app
 from backbeat.cli._keys import keys_app
 from backbeat.cli._monitoring import monitoring_app
-from backbeat.cli._privacy import anonymize_csv
+from backbeat.cli._privacy import anonymize_csv, privacy_app, retention_app
 from backbeat.cli._recommend import recommend_app
 from backbeat.cli._serve import db_app, serve
 from backbeat.cli._service import apikey_app, import_catalogue, worker
@@ -66,6 +66,8 @@ app.add_typer(recommend_app, name="recommend")
 app.add_typer(monitoring_app, name="monitoring")
 app.add_typer(analytics_app, name="analytics")
 app.command("anonymize")(anonymize_csv)
+app.add_typer(privacy_app, name="privacy")
+app.add_typer(retention_app, name="retention")
 
 
 _NAMES = {"int": "INTEGER", "str": "TEXT", "float": "NUMBER", "bool": "BOOLEAN"}

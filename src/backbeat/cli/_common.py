@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from backbeat.errors import BackbeatError
 
-__all__ = ["run_with_catalogue"]
+__all__ = ["record_outcome", "run_with_catalogue"]
 
 T = TypeVar("T")
 
@@ -42,15 +42,15 @@ def run_with_catalogue(
             try:
                 result = await work(catalogue)
             except BackbeatError as exc:
-                await _record(toolkit, audit, started, exc.code)
+                await record_outcome(toolkit, audit, started, exc.code)
                 raise
-            await _record(toolkit, audit, started, failed(result))
+            await record_outcome(toolkit, audit, started, failed(result))
             return result
 
     return anyio.run(run)
 
 
-async def _record(
+async def record_outcome(
     toolkit: Any, audit: tuple[str, str] | None, started: float, error_code: str | None
 ) -> None:
     if audit is None:

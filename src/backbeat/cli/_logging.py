@@ -13,10 +13,34 @@ import datetime as dt
 import json
 import logging
 import logging.config
+import re
 import sys
 from typing import Any
 
-__all__ = ["JsonFormatter", "StderrHandler", "configure_logging", "logging_config"]
+__all__ = [
+    "JsonFormatter",
+    "RedactUserPaths",
+    "StderrHandler",
+    "configure_logging",
+    "logging_config",
+]
+
+#: Path segments that are end users' IDs: access logs show a placeholder instead, so a
+#: user's erasure leaves no copy of their ID in the service's logs.
+_USER_PATHS = re.compile(r"(/v1/(?:users|privacy/consents)/)[^/?\s\"]+")
+
+
+class RedactUserPaths(logging.Filter):
+    """Replaces user IDs in request paths (uvicorn's access log) with ``{user}``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _USER_PATHS.sub(r"\1{user}", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _USER_PATHS.sub(r"\1{user}", record.msg)
+        return True
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -71,8 +95,13 @@ def logging_config(level: str, fmt: str = "text") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
+        "filters": {"users": {"()": "backbeat.cli._logging.RedactUserPaths"}},
         "handlers": {
-            "stderr": {"()": "backbeat.cli._logging.StderrHandler", "formatter": "default"}
+            "stderr": {
+                "()": "backbeat.cli._logging.StderrHandler",
+                "formatter": "default",
+                "filters": ["users"],
+            }
         },
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {

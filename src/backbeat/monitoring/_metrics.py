@@ -140,6 +140,13 @@ class ServiceMetrics:
             registry=r,
             **_mode("mostrecent"),
         )
+        self.privacy_requests = Gauge(
+            "backbeat_privacy_requests",
+            "Open data-subject requests past their due date (overdue) or due within 7 days.",
+            ["state"],
+            registry=r,
+            **_mode("mostrecent"),
+        )
         self.cache = Counter(
             "backbeat_cache_requests_total",
             "Cache look-ups by level (l1, l2) and result (hit, miss).",
@@ -199,6 +206,11 @@ class ServiceMetrics:
         self._cache_seen: dict[tuple[str, str], int] = {}
 
     # hooks --------------------------------------------------------------------------
+    def set_privacy_requests(self, *, overdue: int, due_soon: int) -> None:
+        """The privacy maintenance loop's counts of open requests by deadline."""
+        self.privacy_requests.labels("overdue").set(overdue)
+        self.privacy_requests.labels("due_soon").set(due_soon)
+
     def observe_analysis(self, outcome: str, seconds: float) -> None:
         """The analysis worker's ``on_outcome`` hook."""
         self.analysis_outcomes.labels(outcome).inc()

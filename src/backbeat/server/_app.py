@@ -41,6 +41,8 @@ from backbeat.server._limits import LazyRateLimit
 from backbeat.server._metrics import MetricsMiddleware
 from backbeat.server._metrics import router as metrics_router
 from backbeat.server._monitoring import router as monitoring_router
+from backbeat.server._privacy import privacy_maintenance
+from backbeat.server._privacy import router as privacy_router
 from backbeat.server._recommendations import router as recommendations_router
 from backbeat.server._tracks import router as tracks_router
 from backbeat.server._users import router as users_router
@@ -82,6 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 worker_task = asyncio.create_task(
                     services.worker.run(), name="backbeat-analysis-worker"
                 )
+            privacy = asyncio.create_task(
+                privacy_maintenance(services, app.state.metrics), name="backbeat-privacy"
+            )
             schedule = None
             if resolved.retrain_interval_h > 0:
                 schedule = asyncio.create_task(
@@ -90,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield
             finally:
+                privacy.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await privacy
                 if schedule is not None:
                     schedule.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -124,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recommendations_router)
     app.include_router(events_router)
     app.include_router(billing_router)
+    app.include_router(privacy_router)
     app.include_router(users_router)
     app.include_router(admin_router)
     app.include_router(credentials_router)

@@ -93,7 +93,8 @@ async def post_billing_event(
         currency=body.currency,
         amount=body.amount,
     )
-    details = {"type": body.type, "user": body.user, "idempotency_key": key}
+    # no user ID in the audit trail: erasure could not reach it there
+    details = {"type": body.type, "idempotency_key": key}
     try:
         outcome = await catalogue.billing.apply(key, event)
     except BackbeatError as exc:

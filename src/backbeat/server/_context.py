@@ -64,10 +64,15 @@ async def record_write(
     """Append an audit event (committed before the response) for a write by this key;
     with ``error_code``, a refused one (outcome ``failure``)."""
     principal = getattr(request.state, "principal", None)
+    actor = principal.actor if principal is not None else None
+    if actor is not None and actor.startswith("jwt:"):
+        # an end user's token: named by their erasable reference, never their ID
+        compliance = request.app.state.services.toolkit.compliance
+        actor = "jwt:" + await compliance.subject_ref(actor.removeprefix("jwt:"))
     context = current_context()
     event = AuditEvent(
         action=action,
-        actor=principal.actor if principal is not None else None,
+        actor=actor,
         resource=resource,
         request_id=context.request_id,
         client_ip=context.client_ip,

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
 from backbeat.server._context import record_write
-from backbeat.server._deps import CatalogueDep, Writer
+from backbeat.server._deps import CatalogueDep, ServicesDep, Writer
 from backbeat.validation import parse_spotify_ref
 
 __all__ = ["EventIn", "router"]
@@ -64,7 +64,11 @@ class EventBatch(BaseModel):
     responses={202: {"description": "Stored; they feed the next training run"}},
 )
 async def post_events(
-    request: Request, batch: EventBatch, catalogue: CatalogueDep, _: Writer
+    request: Request,
+    batch: EventBatch,
+    catalogue: CatalogueDep,
+    services: ServicesDep,
+    _: Writer,
 ) -> JSONResponse:
     rows: list[dict[str, Any]] = [
         {
@@ -78,7 +82,9 @@ async def post_events(
         }
         for e in batch.events
     ]
-    accepted = await catalogue.events.add(rows)
+    # events of erased users are dropped, even when they race the erasure
+    digest = services.toolkit.compliance.suppression_digest
+    accepted = await catalogue.events.add(rows, digest=digest)
     users = len({row["user_id"] for row in rows})
     await record_write(request, "events.ingest", "events", {"count": accepted, "users": users})
     return JSONResponse({"accepted": accepted}, status_code=202)
