@@ -71,7 +71,7 @@ def _replace(value: Any, old: str, new: str) -> Any:
         return {k: _replace(v, old, new) for k, v in value.items()}
     if isinstance(value, list):
         return [_replace(v, old, new) for v in value]
-    return new if value == old else value
+    return value.replace(old, new) if isinstance(value, str) else value
 
 
 def register_own(
@@ -277,11 +277,17 @@ def register_own(
                 sa.select(b.idempotency_key, b.result).where(b.user_id == subject)
             )
             for key, result in found.all():
+                # the host's idempotency keys may embed the user's ID: unlinked too (a replay
+                # of the old key then counts as a new event, which an erased user cannot send)
                 cleaned = json.dumps(_replace(json.loads(result), subject, stone), sort_keys=True)
                 await conn.execute(
                     billing_events.update()
                     .where(b.idempotency_key == key)
-                    .values(user_id=stone, result=cleaned)
+                    .values(
+                        idempotency_key=key.replace(subject, stone),
+                        user_id=stone,
+                        result=cleaned,
+                    )
                 )
                 n += 1
         return Erased(n, "tombstoned", _ACCOUNTING)
