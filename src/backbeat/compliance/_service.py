@@ -438,7 +438,26 @@ class GdprCompliance:
         async with self.engine.connect() as conn:
             return [_request(row) for row in await conn.execute(query)]
 
-    async def _refuse_token(self, request_id: str, code: str, message: str) -> SecurityError:
+    @staticmethod
+    def _token_error(code: str, request_id: str) -> SecurityError:
+        details = {"request": request_id[:40]}
+        if code == "privacy.token_used":
+            return SecurityError(
+                "privacy.token_used",
+                details=details,
+                message="This verification code was already used.",
+            )
+        if code == "privacy.token_expired":
+            return SecurityError(
+                "privacy.token_expired",
+                details=details,
+                message="This verification code has expired: make the request again.",
+            )
+        return SecurityError(
+            "privacy.token_invalid", details=details, message="This verification code is not valid."
+        )
+
+    async def _refuse_token(self, request_id: str, code: str) -> SecurityError:
         request = None
         async with self.engine.connect() as conn:
             row = (
@@ -452,22 +471,18 @@ class GdprCompliance:
         await self._audit(
             "privacy.request.verify", request, {"request": request_id[:40]}, error=code
         )
-        return SecurityError(code, details={"request": request_id[:40]}, message=message)
+        return self._token_error(code, request_id)
 
     async def verify_request(self, request_id: str, token: str) -> PrivacyRequest:
         """Check the e-mailed token, then carry the request out."""
         parts = token.strip().split(".")
         if len(parts) != 3:
-            raise await self._refuse_token(
-                request_id, "privacy.token_invalid", "This verification code is not valid."
-            )
+            raise await self._refuse_token(request_id, "privacy.token_invalid")
         nonce, signature, expires_text = parts
         if not expires_text.isdigit() or not hmac.compare_digest(
             signature, self._sign(request_id, nonce, int(expires_text))
         ):
-            raise await self._refuse_token(
-                request_id, "privacy.token_invalid", "This verification code is not valid."
-            )
+            raise await self._refuse_token(request_id, "privacy.token_invalid")
         now = self.clock()
         r = privacy_requests.c
         async with self.engine.begin() as conn:
@@ -475,35 +490,23 @@ class GdprCompliance:
                 await conn.execute(sa.select(privacy_requests).where(r.id == request_id))
             ).first()
             if row is None:
-                raise await self._refuse_token(
-                    request_id, "privacy.token_invalid", "This verification code is not valid."
-                )
+                raise await self._refuse_token(request_id, "privacy.token_invalid")
             m = row._mapping
             if m["token_used_at"] is not None or m["status"] != "pending_verification":
-                raise await self._refuse_token(
-                    request_id, "privacy.token_used", "This verification code was already used."
-                )
+                raise await self._refuse_token(request_id, "privacy.token_used")
             expires = _aware(m["token_expires_at"])
             if expires is None or expires < now or int(expires_text) < int(now.timestamp()):
-                raise await self._refuse_token(
-                    request_id,
-                    "privacy.token_expired",
-                    "This verification code has expired: make the request again.",
-                )
+                raise await self._refuse_token(request_id, "privacy.token_expired")
             digest = hashlib.sha256(nonce.encode()).hexdigest()
             if not hmac.compare_digest(digest, m["token_hash"] or ""):
-                raise await self._refuse_token(
-                    request_id, "privacy.token_invalid", "This verification code is not valid."
-                )
+                raise await self._refuse_token(request_id, "privacy.token_invalid")
             claimed = await conn.execute(
                 privacy_requests.update()
                 .where(r.id == request_id, r.token_used_at.is_(None))
                 .values(token_used_at=now, verified_at=now, status="verified")
             )
             if claimed.rowcount != 1:  # pragma: no cover - a concurrent use won
-                raise await self._refuse_token(
-                    request_id, "privacy.token_used", "This verification code was already used."
-                )
+                raise await self._refuse_token(request_id, "privacy.token_used")
         await self._audit("privacy.request.verified", m["subject_ref"], {"request": request_id})
         return await self._carry_out(request_id)
 

@@ -75,6 +75,7 @@ USER_FACING = (
     "monitoring.",
     "analytics.",
     "billing.",
+    "privacy.",
 )
 
 
