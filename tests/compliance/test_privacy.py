@@ -378,3 +378,20 @@ async def test_smtp_delivery_to_a_real_server(toolkit: Toolkit, free_port: int) 
         assert not list((toolkit.settings.data_dir / "outbox").glob("*.eml"))
     finally:
         controller.stop()
+
+
+async def test_withdrawn_consent_takes_events_out_of_training(toolkit: Toolkit) -> None:
+    gdpr = toolkit.compliance
+    events = EventRepository(toolkit.database_engine())
+    await events.add(
+        [
+            {"user_id": user, "track_id": TRACK, "kind": "play", "timestamp": 1.7e9 + i}
+            for i, user in enumerate([SUBJECT, OTHER, SUBJECT])
+        ]
+    )
+    assert {i.user for i in await events.interactions()} == {SUBJECT, OTHER}
+    await gdpr.set_consent(SUBJECT, "personalization", "withdrawn", lawful_basis="contract")
+    assert await events.objects(SUBJECT)
+    assert {i.user for i in await events.interactions()} == {OTHER}
+    await gdpr.set_consent(SUBJECT, "personalization", "given")
+    assert {i.user for i in await events.interactions()} == {SUBJECT, OTHER}

@@ -207,3 +207,40 @@ def test_bad_retention_settings_are_named(tmp_path: Path, bad: str) -> None:
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert ("retention" in done.stderr.lower()) or ("forever" in done.stderr)
+
+
+def test_a_withdrawn_user_gets_no_personalized_playlists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from backbeat.server import create_app
+    from backbeat.settings import Settings
+    from tests.server.test_catalogue import _key
+
+    admin = {"Authorization": f"Bearer {_key(tmp_path, monkeypatch, 'admin')}"}
+    with TestClient(create_app(Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path)}))) as client:
+        withdrawn = client.put(
+            f"/v1/privacy/consents/{USER}",
+            json={"purpose": "personalization", "status": "withdrawn", "source": "settings"},
+            headers=admin,
+        )
+        assert withdrawn.status_code == 200, withdrawn.text
+        for path in ("recommendations", "discover-weekly"):
+            refused = client.get(f"/v1/users/{USER}/{path}", headers=admin)
+            assert refused.status_code == 403, path
+            assert refused.json()["error"]["code"] == "privacy.consent_required"
+        bad = client.post(
+            "/v1/privacy/requests",
+            json={"user": USER, "type": "forget-me", "email": "e@example.net"},
+            headers=admin,
+        )
+        assert bad.status_code == 400
+        assert bad.json()["error"]["code"] == "privacy.request_type"
+        french = client.post(
+            f"/v1/privacy/requests/{'0' * 32}/verify",
+            json={"token": "a.b.1"},
+            headers={**admin, "Accept-Language": "fr"},
+        )
+        assert french.status_code == 401
+        assert "code de vérification" in french.json()["error"]["message"]

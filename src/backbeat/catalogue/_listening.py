@@ -16,11 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbeat.catalogue._records import now
-from backbeat.storage import listening_events, suppressed_subjects, weekly_playlists
+from backbeat.storage import consents, listening_events, suppressed_subjects, weekly_playlists
 
 __all__ = ["EventRepository", "WeeklyPlaylistRepository"]
 
 _LISTENS = listening_events.c.kind != "skip"
+#: Consent purposes whose withdrawal takes a user's events out of training and serving.
+PERSONALIZATION = ("personalization", "recommendations")
 
 
 class EventRepository:
@@ -59,16 +61,31 @@ class EventRepository:
             )
             return sum(1 for row in rows if row["user_id"] not in set(erased))
 
-    async def all(self) -> list[dict[str, Any]]:
-        """Every stored event, oldest first."""
-        async with self.engine.connect() as conn:
-            result = await conn.execute(
-                sa.select(listening_events).order_by(listening_events.c.timestamp)
+    async def all(self, *, without_objections: bool = False) -> list[dict[str, Any]]:
+        """Every stored event, oldest first; ``without_objections``: leaving out the users who
+        withdrew consent for (or objected to) personalization or recommendations."""
+        query = sa.select(listening_events).order_by(listening_events.c.timestamp)
+        if without_objections:
+            c = consents.c
+            objected = sa.select(c.subject_id).where(
+                c.purpose.in_(PERSONALIZATION), c.status == "withdrawn"
             )
-            return [dict(row._mapping) for row in result]
+            query = query.where(listening_events.c.user_id.not_in(objected))
+        async with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in await conn.execute(query)]
+
+    async def objects(self, user: str) -> bool:
+        """Whether ``user`` withdrew consent for personalization or recommendations."""
+        c = consents.c
+        query = sa.select(c.purpose).where(
+            c.subject_id == user, c.purpose.in_(PERSONALIZATION), c.status == "withdrawn"
+        )
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).first() is not None
 
     async def interactions(self) -> list[Any]:
-        """Every event as a :class:`backbeat.recommend.Interaction`, oldest first."""
+        """Every event as a :class:`backbeat.recommend.Interaction`, oldest first, except
+        those of users who withdrew consent for personalization (training data)."""
         from backbeat.recommend import EventKind, Interaction
 
         return [
@@ -79,7 +96,7 @@ class EventRepository:
                 kind=EventKind(row["kind"]),
                 ms_played=row["ms_played"],
             )
-            for row in await self.all()
+            for row in await self.all(without_objections=True)
         ]
 
     async def top_tracks(self, user: str, *, since: float | None = None) -> list[tuple[str, int]]:

@@ -146,6 +146,14 @@ def _for_user(
     return [t for t in picks if t not in heard and t in fitted.records][:n]
 
 
+async def _personalization_allowed(catalogue: Any, user: str) -> None:
+    """A user who withdrew consent for personalization gets no personalized playlist."""
+    if await catalogue.events.objects(user):
+        from backbeat.compliance import ConsentRequired
+
+        raise ConsentRequired(details={"purpose": "personalization"})
+
+
 @router.get("/{user}/recommendations", summary="Tracks for a user from their own history")
 async def user_recommendations(
     user: User,
@@ -155,6 +163,7 @@ async def user_recommendations(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
     catalogue = services.catalogue
+    await _personalization_allowed(catalogue, user)
     fitted = await services.model.get()
     response.headers[MODEL_HEADER] = fitted.label
     played = [t for t, _ in await catalogue.events.top_tracks(user)]
@@ -177,6 +186,7 @@ async def user_discover_weekly(
     from backbeat.recommend import discover_weekly, iso_week
 
     catalogue = services.catalogue
+    await _personalization_allowed(catalogue, user)
     wanted = week or iso_week()
     stored = await catalogue.playlists.get(user, wanted)
     if stored is None:
