@@ -395,3 +395,60 @@ async def test_withdrawn_consent_takes_events_out_of_training(toolkit: Toolkit) 
     assert {i.user for i in await events.interactions()} == {OTHER}
     await gdpr.set_consent(SUBJECT, "personalization", "given")
     assert {i.user for i in await events.interactions()} == {SUBJECT, OTHER}
+
+
+async def test_a_host_category_is_exported_rectified_and_erased(toolkit: Toolkit) -> None:
+    from backbeat.compliance import DataCategory, Erased
+
+    profiles = {SUBJECT: {"display_name": "Zoe", "city": "Lyon"}, OTHER: {"city": "Nantes"}}
+
+    async def export(subject: str) -> list[dict[str, Any]]:
+        return [dict(profiles[subject])] if subject in profiles else []
+
+    async def erase(subject: str) -> Erased:
+        return Erased(1 if profiles.pop(subject, None) is not None else 0)
+
+    async def rectify(subject: str, changes: dict[str, Any]) -> int:
+        profiles[subject].update(changes)
+        return 1
+
+    gdpr = toolkit.compliance
+    gdpr.datamap.register(
+        DataCategory(
+            "profiles",
+            "Display name and city",
+            "the host app's users table",
+            ("account",),
+            "contract",
+            retention="3_years",
+            export=export,
+            erase=erase,
+            rectify=rectify,
+        )
+    )
+    archive = zipfile.ZipFile(io.BytesIO(await gdpr.export_subject(SUBJECT)))
+    assert json.loads(archive.read("profiles.json")) == [{"display_name": "Zoe", "city": "Lyon"}]
+    outbox = toolkit.settings.data_dir / "outbox"
+    fix = await gdpr.process_data_subject_request(
+        user_id=SUBJECT,
+        request_type="rectification",
+        email="zoe@example.org",
+        changes={"profiles": {"city": "Lille"}},
+    )
+    done = await gdpr.verify_request(fix.id, _code(outbox, fix.id))
+    assert done.outcome == {"rectified": {"profiles": 1}}
+    assert profiles[SUBJECT]["city"] == "Lille"
+    bad = await gdpr.process_data_subject_request(
+        user_id=SUBJECT,
+        request_type="rectification",
+        email="zoe@example.org",
+        changes={"billing": {"plan": "free"}},
+    )
+    with pytest.raises(BackbeatError) as info:
+        await gdpr.verify_request(bad.id, _code(outbox, bad.id))
+    assert info.value.code == "privacy.rectify_unsupported"
+    assert (await gdpr.get_request(bad.id)).status == "rejected"
+    report = await gdpr.erase_subject(SUBJECT)
+    assert report.categories["profiles"]["rows"] == 1
+    assert SUBJECT not in profiles
+    assert OTHER in profiles
