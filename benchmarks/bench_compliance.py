@@ -43,7 +43,7 @@ QUASI = [
     "age", "education", "marital-status", "native-country", "race", "sex", "workclass",
     "occupation",
 ]  # fmt: skip
-NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+NUMBER = re.compile(r"\d+(?:\.\d+)?")  # ages: unsigned, so "17-35" is 17 and 35
 
 
 def adult() -> pd.DataFrame:
@@ -72,7 +72,7 @@ def measure(original: pd.DataFrame, out: pd.DataFrame) -> tuple[int, float, floa
             def penalty(v: str, span: float = span) -> float:
                 if v == "*":
                     return 1.0
-                found = [float(x) for x in NUMBER.findall(v.replace("--", "-"))]
+                found = [float(x) for x in NUMBER.findall(v)]
                 return (max(found) - min(found)) / span if found else 1.0
         else:
             total = original[column].nunique()
@@ -113,8 +113,11 @@ def anonypy_run(frame: pd.DataFrame, k: int) -> tuple[float, pd.DataFrame]:
     rows = anonypy.Preserver(data, QUASI, "income").anonymize_k_anonymity(k)
     seconds = time.perf_counter() - started
     out = pd.DataFrame(rows)
-    # anonypy returns one row per class and sensitive value with a count: expand it back
+    # anonypy returns one row per class and sensitive value with a count (each value a
+    # one-element list): expand it back to rows of plain labels
     out = out.loc[out.index.repeat(out["count"])].reset_index(drop=True)
+    for column in QUASI:
+        out[column] = out[column].map(lambda v: ",".join(map(str, v)) if isinstance(v, list) else v)
     return seconds, out
 
 
@@ -125,18 +128,24 @@ def anjana_run(frame: pd.DataFrame, k: int) -> tuple[float, pd.DataFrame]:
     for column in QUASI:
         values = np.sort(frame[column].unique())
         if column == "age":
-            levels: dict[int, Any] = {0: pd.Series(values)}
+            levels: dict[int, Any] = {0: pd.Series(values, dtype=object)}
             for level, width in enumerate((5, 10, 20), start=1):
                 low = (values // width) * width
-                levels[level] = pd.Series([f"[{a}, {a + width})" for a in low])
-            levels[4] = pd.Series(["*"] * len(values))
+                levels[level] = pd.Series([f"[{a}, {a + width})" for a in low], dtype=object)
+            levels[4] = pd.Series(["*"] * len(values), dtype=object)
         else:
-            levels = {0: pd.Series(values), 1: pd.Series(["*"] * len(values))}
+            levels = {
+                0: pd.Series(values, dtype=object),
+                1: pd.Series(["*"] * len(values), dtype=object),
+            }
         hierarchies[column] = levels
-    data = frame.drop(columns=["fnlwgt"])
-    started = time.perf_counter()
-    out = k_anonymity(data, [], QUASI, k, 0, hierarchies)
-    return time.perf_counter() - started, out
+    # object columns: anjana's type checks refuse pandas 3's Arrow-backed strings
+    data = frame.drop(columns=["fnlwgt"]).astype(object)
+    with pd.option_context("future.infer_string", False):  # anjana predates pandas 3
+        started = time.perf_counter()
+        out = k_anonymity(data, [], QUASI, k, 0, hierarchies)
+        seconds = time.perf_counter() - started
+    return seconds, out
 
 
 def main() -> None:

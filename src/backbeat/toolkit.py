@@ -219,8 +219,17 @@ class Toolkit:
 
             store = AuditStore(self.database_engine(), Sealer(self.audit_keyring()))
             self._audit = AuditTrail(store, enabled=self.settings.enable_audit_logs)
+            self._audit.subjects = self._subject_ref
             set_default_trail(self._audit)
         return self._audit
+
+    async def _subject_ref(self, subject: str) -> str:
+        """Audit events about an end user name them by their erasable reference."""
+        try:
+            compliance = self.compliance
+        except ImportError as e:
+            raise _missing_extra("compliance", e.name or "phonenumbers") from e
+        return await compliance.subject_ref(subject)
 
     def audit_keyring(self) -> Keyring:
         """The configured keyring, else the embedded audit key file (created if absent)."""

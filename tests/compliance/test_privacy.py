@@ -452,3 +452,40 @@ async def test_a_host_category_is_exported_rectified_and_erased(toolkit: Toolkit
     assert report.categories["profiles"]["rows"] == 1
     assert SUBJECT not in profiles
     assert OTHER in profiles
+
+
+async def test_audit_events_about_a_user_are_erasable(toolkit: Toolkit) -> None:
+    from backbeat.audit import AuditEvent, audited, canonical_details
+
+    gdpr = toolkit.compliance
+    await toolkit.audit.record(
+        AuditEvent(
+            action="profile.view",
+            actor=SUBJECT,
+            resource=f"user:{SUBJECT}",
+            details=canonical_details({"viewer": SUBJECT, "fields": ["city"]}),
+            subject=SUBJECT,
+        )
+    )
+
+    @audited(
+        "playlist.share",
+        resource="user:{user}",
+        subject=lambda user, **_: user,
+        trail=toolkit.audit,
+    )
+    async def share(user: str, playlist: str) -> str:
+        return playlist
+
+    await share(SUBJECT, playlist="road trip")
+    await toolkit.audit.flush()
+    ref = await gdpr.subject_ref(SUBJECT)
+    stored = await toolkit.audit.query(resource=f"user:{ref}")
+    assert [e.action for e in stored] == ["profile.view", "playlist.share"]
+    assert stored[0].actor == ref
+    assert stored[0].details_dict == {"viewer": ref, "fields": ["city"]}
+    assert "subject" not in stored[0].to_dict()
+    await gdpr.erase_subject(SUBJECT)
+    assert await gdpr.verify_erasure(SUBJECT) == []
+    assert (await toolkit.audit.verify()).ok
+    assert await gdpr.subject_ref(SUBJECT) != ref  # the old reference leads nowhere now

@@ -35,6 +35,7 @@ def audited(
     sensitive: bool = False,
     resource: Resource = None,
     actor: Callable[..., str | None] | None = None,
+    subject: Callable[..., str | None] | None = None,
     chain: str = "default",
     trail: AuditTrail | Callable[[], AuditTrail | None] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -51,6 +52,9 @@ def audited(
         taking the same arguments.
     actor:
         A callable taking the arguments; default: the current ``audit_context``.
+    subject:
+        A callable taking the arguments and returning the end user the call is about: their
+        ID is stored as their erasable reference (see :class:`AuditEvent`).
     trail:
         An :class:`AuditTrail` or a callable returning one; default: the trail set
         with :func:`set_default_trail` (``Toolkit.audit`` sets itself).
@@ -111,6 +115,7 @@ def audited(
                 client_ip=ctx.client_ip,
                 details=canonical_details(details),
                 chain=chain,
+                subject=subject(*args, **kwargs) if subject is not None else None,
             )
 
         if inspect.iscoroutinefunction(fn):

@@ -34,6 +34,12 @@ class AuditEvent:
 
     ``details`` is the canonical JSON text (see :func:`canonical_details`), kept as
     stored so verification MACs exactly what the database holds.
+
+    ``subject``: the end user the event is about, if any. It is never stored: a trail with
+    a subject resolver (the Toolkit's, from privacy compliance) replaces the ID wherever it
+    appears in ``actor``, ``resource`` and ``details`` by the subject's erasable reference
+    (``subj_...``) before sealing, so erasing the subject leaves the chain verifiable and
+    their ID nowhere in it.
     """
 
     action: str
@@ -52,6 +58,7 @@ class AuditEvent:
     key_id: str = ""
     prev_mac: str = ""
     mac: str = ""
+    subject: str | None = field(default=None, compare=False)
 
     @property
     def details_dict(self) -> dict[str, Any]:
@@ -86,6 +93,7 @@ class AuditEvent:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (timestamp as ISO 8601 UTC, details decoded)."""
         d = dataclasses.asdict(self)
+        d.pop("subject")
         d["timestamp"] = format_timestamp(self.timestamp)
         d["details"] = self.details_dict
         return d

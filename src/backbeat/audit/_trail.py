@@ -28,15 +28,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Literal, Protocol, runtime_checkable
 
-from backbeat.audit._event import AuditEvent
+from backbeat.audit._event import AuditEvent, canonical_details
 from backbeat.audit._redact import Redactor
 from backbeat.audit._seal import Sealer
 from backbeat.audit._store import AuditStore, Checkpoint
@@ -153,6 +154,8 @@ class AuditTrail:
         self.sinks = tuple(sinks)
         self.mode = mode
         self.enabled = enabled
+        #: subject ID -> erasable reference (``subj_...``), used for events with a subject
+        self.subjects: Callable[[str], Awaitable[str]] | None = None
         self.redactor = redactor or Redactor()
         self.checkpoint_every = checkpoint_every
         self.batch_size = batch_size
@@ -274,8 +277,35 @@ class AuditTrail:
                     async with self._space:
                         self._space.notify_all()
 
+    async def _pseudonymise(self, event: AuditEvent) -> AuditEvent:
+        """``event`` with its subject's ID replaced by the subject's reference."""
+        subject = event.subject
+        if subject is None:
+            return event
+        if self.subjects is None or not subject:
+            return dataclasses.replace(event, subject=None)
+        ref = await self.subjects(subject)
+
+        def swap(value: Any) -> Any:
+            if isinstance(value, str):
+                return value.replace(subject, ref)
+            if isinstance(value, dict):
+                return {swap(k): swap(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [swap(v) for v in value]
+            return value
+
+        return dataclasses.replace(
+            event,
+            actor=swap(event.actor),
+            resource=swap(event.resource),
+            details=canonical_details(swap(json.loads(event.details))),
+            subject=None,
+        )
+
     async def _write(self, batch: Sequence[AuditEvent]) -> None:
         assert self._write_lock is not None
+        batch = [await self._pseudonymise(e) for e in batch]
         async with self._write_lock:  # one writer per trail keeps batches in order
             by_chain: dict[str, list[AuditEvent]] = {}
             for e in batch:
