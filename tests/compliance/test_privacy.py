@@ -489,3 +489,30 @@ async def test_audit_events_about_a_user_are_erasable(toolkit: Toolkit) -> None:
     assert await gdpr.verify_erasure(SUBJECT) == []
     assert (await toolkit.audit.verify()).ok
     assert await gdpr.subject_ref(SUBJECT) != ref  # the old reference leads nowhere now
+
+
+async def test_backbeat_categories_can_be_rectified(toolkit: Toolkit) -> None:
+    gdpr = toolkit.compliance
+    await _seed(toolkit, gdpr, SUBJECT)
+    first = dt.datetime.fromtimestamp(1.7e9 + 60, dt.UTC).isoformat()  # i = 1: TRACK
+    changed = await gdpr.rectify_subject(
+        SUBJECT,
+        {
+            "listening_events": {
+                "remove": [{"track": TRACK, "timestamp": first}],
+                "remove_between": [
+                    dt.datetime.fromtimestamp(1.7e9 + 30 * 60, dt.UTC).isoformat(),
+                    dt.datetime.fromtimestamp(1.7e9 + 39 * 60, dt.UTC).isoformat(),
+                ],
+            },
+            "weekly_playlists": {"regenerate": True},
+            "credentials": {"remove": ["spotify"]},
+        },
+    )
+    assert changed == {"listening_events": 11, "weekly_playlists": 1, "credentials": 1}
+    archive = zipfile.ZipFile(io.BytesIO(await gdpr.export_subject(SUBJECT)))
+    assert len(json.loads(archive.read("listening_events.json"))) == 29
+    assert "credentials.json" not in archive.namelist()
+    with pytest.raises(BackbeatError) as info:
+        await gdpr.rectify_subject(SUBJECT, {"listening_events": {"remove_between": ["soon"]}})
+    assert info.value.code == "privacy.changes_invalid"

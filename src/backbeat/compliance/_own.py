@@ -1,12 +1,12 @@
 """backbeat's own stores of personal data, as data categories.
 
-| category | rows | erasure |
+| category | rows | erasure (rectification) |
 |---|---|---|
-| ``listening_events`` | plays, skips, likes by user | deleted (and refused afterwards) |
-| ``weekly_playlists`` | generated playlists by user | deleted |
-| ``credentials`` | third-party tokens by owner (user or ``jwt:user``) | deleted |
+| ``listening_events`` | plays, skips, likes by user | deleted, refused afterwards (plays removed) |
+| ``weekly_playlists`` | generated playlists by user | deleted (regenerated) |
+| ``credentials`` | third-party tokens by owner (``user``, ``jwt:user``) | deleted (providers) |
 | ``consents`` | consent state by purpose | deleted |
-| ``billing`` | subscriptions, payments, billing events | tombstoned (accounting) |
+| ``billing`` | subscriptions, payments, billing events | tombstoned (by billing events only) |
 | ``privacy_requests`` | the subject's requests | ID and e-mail emptied, exports deleted |
 | ``recommendation_models`` | per-user rows of registered models | row emptied, ID replaced |
 | ``cache`` | per-user cache entries (``bb:user:<id>:``) | purged in every process |
@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backbeat.compliance._datamap import DataCategory, DataMap, Erased
+from backbeat.errors import ValidationError
 from backbeat.storage import (
     billing_events,
     consents,
@@ -72,6 +73,29 @@ def _replace(value: Any, old: str, new: str) -> Any:
     if isinstance(value, list):
         return [_replace(v, old, new) for v in value]
     return value.replace(old, new) if isinstance(value, str) else value
+
+
+def _bad(field: str, expected: str) -> ValidationError:
+    return ValidationError(
+        "privacy.changes_invalid",
+        details={"field": field, "expected": expected},
+        message="The correction {field} is not valid: expected {expected}.",
+    )
+
+
+def _only(changes: Any, category: str, allowed: tuple[str, ...]) -> None:
+    if not isinstance(changes, dict) or set(changes) - set(allowed):
+        raise _bad(category, "an object with " + ", ".join(allowed))
+
+
+def _when(value: Any, field: str) -> float:
+    try:
+        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad(field, "an ISO-8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
 
 
 def register_own(
@@ -134,6 +158,30 @@ def register_own(
             gone = await conn.execute(listening_events.delete().where(e.user_id == subject))
             return Erased(int(gone.rowcount or 0))
 
+    async def events_rectify(subject: str, changes: dict[str, Any]) -> int:
+        """``{"remove": [{"track": ID, "timestamp": ISO}], "remove_between": [ISO, ISO]}``:
+        plays the user says were not theirs."""
+        _only(changes, "listening_events", ("remove", "remove_between"))
+        conditions = []
+        for item in changes.get("remove", []):
+            when = _when(item.get("timestamp"), "listening_events.remove.timestamp")
+            conditions.append(
+                (e.track_id == str(item.get("track", "")))
+                & (sa.func.abs(e.timestamp - when) < 0.001)
+            )
+        between = changes.get("remove_between")
+        if between is not None:
+            if not isinstance(between, list) or len(between) != 2:
+                raise _bad("listening_events.remove_between", "two ISO-8601 times")
+            lo = _when(between[0], "listening_events.remove_between")
+            hi = _when(between[1], "listening_events.remove_between")
+            conditions.append((e.timestamp >= lo) & (e.timestamp <= hi))
+        if not conditions:
+            return 0
+        return await delete(
+            listening_events.delete().where(e.user_id == subject, sa.or_(*conditions))
+        )
+
     async def events_sweep(cutoff: dt.datetime, dry_run: bool) -> int:
         old = e.timestamp < cutoff.timestamp()
         if dry_run:
@@ -152,6 +200,7 @@ def register_own(
             retention="2_years",
             export=events_export,
             erase=events_erase,
+            rectify=events_rectify,
             sweep=events_sweep,
         )
     )
@@ -170,6 +219,13 @@ def register_own(
     async def playlists_erase(subject: str) -> Erased:
         return Erased(await delete(weekly_playlists.delete().where(w.user_id == subject)))
 
+    async def playlists_rectify(subject: str, changes: dict[str, Any]) -> int:
+        """``{"regenerate": true}``: the stored playlists go; the next ones are made anew."""
+        _only(changes, "weekly_playlists", ("regenerate",))
+        if not changes.get("regenerate"):
+            return 0
+        return await delete(weekly_playlists.delete().where(w.user_id == subject))
+
     datamap.register(
         DataCategory(
             "weekly_playlists",
@@ -179,6 +235,7 @@ def register_own(
             "contract",
             export=playlists_export,
             erase=playlists_erase,
+            rectify=playlists_rectify,
         )
     )
 
@@ -195,6 +252,14 @@ def register_own(
     async def credentials_erase(subject: str) -> Erased:
         return Erased(await delete(credentials.delete().where(owners(subject))))
 
+    async def credentials_rectify(subject: str, changes: dict[str, Any]) -> int:
+        """``{"remove": ["spotify", ...]}``: tokens the user no longer wants kept."""
+        _only(changes, "credentials", ("remove",))
+        providers = [str(p) for p in changes.get("remove", [])]
+        if not providers:
+            return 0
+        return await delete(credentials.delete().where(owners(subject), c.provider.in_(providers)))
+
     datamap.register(
         DataCategory(
             "credentials",
@@ -205,6 +270,7 @@ def register_own(
             recipients=("the third-party provider the token is for",),
             export=credentials_export,
             erase=credentials_erase,
+            rectify=credentials_rectify,
         )
     )
 
