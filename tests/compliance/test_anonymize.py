@@ -4,6 +4,7 @@ group-bys and our own EMD here, not the module's code), on a seeded synthetic ta
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -213,3 +214,47 @@ def test_cli_writes_the_csv_and_prints_the_figures(people: pd.DataFrame, tmp_pat
     assert "compliance.column_missing" in bad.stderr
     assert "height" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_pseudonyms_are_keyed_stable_and_joinable(people: pd.DataFrame) -> None:
+    from backbeat.compliance import pseudonymize
+
+    frame = people.assign(email=[f"p{i % 50}@example.org" for i in range(len(people))])
+    a = pseudonymize(frame, ["email"], b"k" * 32)
+    b = pseudonymize(frame, ["email"], b"k" * 32)
+    c = pseudonymize(frame, ["email"], b"j" * 32)
+    assert a["email"].equals(b["email"])
+    assert not a["email"].equals(c["email"])
+    assert a["email"].nunique() == 50
+    assert not a["email"].str.contains("@").any()
+    assert a.drop(columns="email").equals(frame.drop(columns="email"))
+    with pytest.raises(AnonymizationError):
+        pseudonymize(frame, ["email"], b"short")
+
+
+def test_cli_warns_of_personal_data_left_and_pseudonymises(
+    people: pd.DataFrame, tmp_path: Path
+) -> None:
+    source, out = tmp_path / "people.csv", tmp_path / "anon.csv"
+    people.assign(email=[f"p{i}@example.org" for i in range(len(people))]).to_csv(
+        source, index=False
+    )
+    backbeat = str(Path(sys.executable).with_name("backbeat"))
+    env = {**os.environ, "BACKBEAT_DATA_DIR": str(tmp_path / "var")}
+    common = [backbeat, "anonymize", str(source), "--k", "5", "--quasi", ",".join(QUASI)]
+    left = subprocess.run(
+        [*common, "--out", str(out), "--json"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert left.returncode == 0, left.stderr
+    assert json.loads(left.stdout)["pii_left"] == {"email": {"email": len(people)}}
+    assert "column email still holds personal data" in left.stderr
+    hidden = subprocess.run(
+        [*common, "--pseudonymize", "email", "--out", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert hidden.returncode == 0, hidden.stderr
+    assert json.loads(hidden.stdout)["pii_left"] == {}
+    assert not pd.read_csv(out)["email"].str.contains("@").any()

@@ -106,3 +106,32 @@ def test_legal_deadlines() -> None:
     with pytest.raises(ValidationError) as info:
         due_date(received, "lgpd")
     assert info.value.code == "privacy.jurisdiction"
+
+
+def test_log_lines_lose_personal_data_and_user_paths() -> None:
+    import logging
+
+    from backbeat.cli._logging import RedactUserPaths
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("10.0.0.9:5123", "GET", "/v1/users/ann-7/top/tracks", "1.1", 200),
+        None,
+    )
+    assert RedactUserPaths().filter(record)
+    assert record.getMessage() == '10.0.0.9:5123 - "GET /v1/users/{user}/top/tracks HTTP/1.1" 200'
+    mail = logging.LogRecord(
+        "app",
+        logging.INFO,
+        __file__,
+        1,
+        "refund for %s, card %s",
+        ("ann@example.org", "4111111111111111"),
+        None,
+    )
+    RedactUserPaths().filter(mail)
+    assert mail.getMessage() == "refund for [EMAIL], card [CARD]"

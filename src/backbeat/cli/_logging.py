@@ -30,8 +30,16 @@ __all__ = [
 _USER_PATHS = re.compile(r"(/v1/(?:users|privacy/consents)/)[^/?\s\"]+")
 
 
+#: Cheap, pattern-only kinds of personal data kept out of log lines (client IPs stay: they
+#: are what an operator investigates abuse with).
+_LOG_PII = ("email", "iban", "card", "spotify_user")
+_MAYBE_PII = re.compile(r"@|\d{4}|spotify")
+
+
 class RedactUserPaths(logging.Filter):
-    """Replaces user IDs in request paths (uvicorn's access log) with ``{user}``."""
+    """Replaces user IDs in request paths (uvicorn's access log) with ``{user}``, and
+    e-mail addresses, IBANs, card numbers and Spotify user URIs in any message with
+    ``[EMAIL]``, ``[IBAN]``, ``[CARD]``, ``[SPOTIFY_USER]``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
@@ -40,6 +48,13 @@ class RedactUserPaths(logging.Filter):
             )
         if isinstance(record.msg, str):
             record.msg = _USER_PATHS.sub(r"\1{user}", record.msg)
+        message = record.getMessage()
+        if _MAYBE_PII.search(message):
+            from backbeat.compliance import redact
+
+            cleaned = redact(message, kinds=_LOG_PII)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
         return True
 
 

@@ -40,6 +40,23 @@ def _hierarchies(values: list[str]) -> dict[str, Hierarchy]:
     return out
 
 
+_FAST_KINDS = ("email", "iban", "card", "ip", "spotify_user")
+
+
+def _pseudonym_key() -> bytes:
+    from backbeat.security import Keyring, local_keyring
+    from backbeat.settings import Settings
+
+    settings = Settings.from_env()
+    if settings.encryption_key is not None:
+        keyring = Keyring.from_string(settings.encryption_key.get_secret_value())
+    elif settings.encryption_key_file is not None:
+        keyring = Keyring.from_file(settings.encryption_key_file)
+    else:
+        keyring = local_keyring(settings)[0]
+    return bytes(keyring.derive(b"backbeat pseudonyms")[1])
+
+
 def anonymize_csv(
     source: Annotated[Path, typer.Argument(help="The CSV to anonymise (header row first).")],
     k: Annotated[int, typer.Option("--k", min=1, help="Smallest class size.")],
@@ -62,6 +79,13 @@ def anonymize_csv(
     max_suppression: Annotated[
         float, typer.Option(min=0, max=1, help="Share of rows that may be suppressed.")
     ] = 0.05,
+    pseudonymize_columns: Annotated[
+        str,
+        typer.Option(
+            "--pseudonymize",
+            help="Columns to replace by keyed HMAC pseudonyms (key from the keyring).",
+        ),
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Generalise quasi-identifiers (ranges such as 30-39, sets such as {F,M}) until every
@@ -95,8 +119,25 @@ def anonymize_csv(
         hierarchies=_hierarchies(hierarchy or []),
         max_suppression=max_suppression,
     )
-    result.frame.to_csv(out, index=False)
+    from backbeat.compliance import pseudonymize, scan_frame
+
+    written = result.frame
+    chosen = [c.strip() for c in pseudonymize_columns.split(",") if c.strip()]
+    if chosen:
+        written = pseudonymize(written, chosen, _pseudonym_key())
+    written.to_csv(out, index=False)
     report = result.to_dict()
+    report["pseudonymized"] = chosen
+    # personal data left in columns nobody generalised or pseudonymised: say so
+    untouched = [c for c in written.columns if c not in quasi.split(",") and c not in chosen]
+    report["pii_left"] = scan_frame(written[untouched], kinds=_FAST_KINDS)
+    for column, kinds in report["pii_left"].items():
+        typer.echo(
+            f"warning: column {column} still holds personal data ("
+            + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+            + "): pseudonymise it (--pseudonymize) or drop it",
+            err=True,
+        )
     if as_json:
         typer.echo(json.dumps(report))
         return

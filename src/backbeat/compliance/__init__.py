@@ -18,6 +18,7 @@ from backbeat.compliance._anonymize import (
     AnonymizationResult,
     Hierarchy,
     anonymize,
+    pseudonymize,
     read_hierarchy,
 )
 from backbeat.compliance._datamap import LAWFUL_BASES, DataCategory, DataMap, Erased
@@ -61,6 +62,7 @@ __all__ = [
     "due_date",
     "find_pii",
     "parse_duration",
+    "pseudonymize",
     "read_hierarchy",
     "redact",
     "scan_file",

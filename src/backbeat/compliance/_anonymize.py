@@ -41,7 +41,7 @@ import pandas as pd
 
 from backbeat.compliance._errors import anonymization_error
 
-__all__ = ["AnonymizationResult", "Hierarchy", "anonymize", "read_hierarchy"]
+__all__ = ["AnonymizationResult", "Hierarchy", "anonymize", "pseudonymize", "read_hierarchy"]
 
 
 @dataclass(frozen=True)
@@ -409,3 +409,40 @@ def anonymize(
         average_class_size=round(n / (len(finished) * k), 6),
         requested={"k": k, "l": l, "l_kind": l_kind, "t": t, "quasi": quasi},
     )
+
+
+def pseudonymize(frame: pd.DataFrame, columns: Sequence[str], key: bytes) -> pd.DataFrame:
+    """``frame`` with each value of ``columns`` replaced by a keyed pseudonym: the first 32
+    hex digits of HMAC-SHA-256 under ``key``. The same value gives the same pseudonym (joins
+    still work); without the key the value cannot be recomputed from it, and destroying the
+    key makes the pseudonyms anonymous. Empty values stay empty."""
+    import hashlib
+    import hmac
+
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise anonymization_error(
+            "compliance.column_missing",
+            "The table has no column {columns} (it has {available}).",
+            columns=", ".join(missing),
+            available=", ".join(map(str, frame.columns[:20])),
+        )
+    if len(key) < 16:
+        raise anonymization_error(
+            "compliance.pseudonym_key", "A pseudonymisation key needs at least 16 bytes."
+        )
+    out = frame.copy()
+    for column in columns:
+        values = out[column]
+        cache: dict[str, str] = {}
+
+        def pseudonym(value: object, cache: dict[str, str] = cache) -> object:
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                return value
+            text = str(value)
+            if text not in cache:
+                cache[text] = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
+            return cache[text]
+
+        out[column] = values.map(pseudonym).astype(object)
+    return out
