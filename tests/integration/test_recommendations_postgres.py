@@ -18,24 +18,12 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from tests._http import wait_http
 from tests.integration.test_service_postgres import database  # noqa: F401 (fixture)
 from tests.server.test_recommendations import ARTIST, GROUP_X, GROUP_Y, planted_events
 
 pytestmark = [pytest.mark.integration]
 BACKBEAT = str(Path(sys.executable).with_name("backbeat"))
-
-
-def _wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code in (200, 503):
-                return
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail("the service did not come up")
-        time.sleep(0.2)
 
 
 def test_two_service_processes_serve_a_model_trained_by_a_worker_process(
@@ -72,7 +60,7 @@ def test_two_service_processes_serve_a_model_trained_by_a_worker_process(
         [BACKBEAT, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        _wait_up(base, serve)
+        wait_http(f"{base}/health", serve, "backbeat serve")
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
             for track in GROUP_X + GROUP_Y:
                 meta = {"id": track, "name": track, "artists": [{"id": ARTIST, "name": "S"}]}

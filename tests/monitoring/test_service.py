@@ -124,3 +124,26 @@ def test_metrics_of_two_workers_count_every_request(tmp_path: Path, free_port: i
             serve.wait(timeout=15)
         except subprocess.TimeoutExpired:
             serve.kill()
+
+
+def test_a_stopped_process_leaves_no_live_gauges(tmp_path: Path) -> None:
+    """mark_process_dead drops the process's live gauge files, so a scrape after a worker
+    stops no longer sums its pool connections (counters stay: requests happened)."""
+    script = """
+import os
+from pathlib import Path
+from backbeat.monitoring import ServiceMetrics, mark_process_dead
+metrics = ServiceMetrics()
+metrics.db_pool.labels("idle").set(3)
+folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+before = sorted(p.name for p in folder.glob("gauge_livesum_*.db"))
+mark_process_dead()
+after = sorted(p.name for p in folder.glob("gauge_livesum_*.db"))
+print(len(before), len(after))
+"""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "0"]
