@@ -135,3 +135,38 @@ def test_log_lines_lose_personal_data_and_user_paths() -> None:
     )
     RedactUserPaths().filter(mail)
     assert mail.getMessage() == "refund for [EMAIL], card [CARD]"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("declared", "sweeps"), [("", 0), ("consents=P3Y", 1)])
+async def test_the_service_sweeps_only_declared_retention(declared: str, sweeps: int) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from backbeat.server._privacy import privacy_maintenance
+
+    calls: list[str] = []
+
+    class Compliance:
+        async def list_requests(self, **_: object) -> list[object]:
+            return []
+
+        async def retention_sweep(self) -> dict[str, int]:
+            calls.append("sweep")
+            return {}
+
+    gauges: list[tuple[int, int]] = []
+    metrics = SimpleNamespace(set_privacy_requests=lambda **k: gauges.append(tuple(k.values())))
+    services = SimpleNamespace(
+        toolkit=SimpleNamespace(
+            compliance=Compliance(), settings=SimpleNamespace(retention=declared)
+        )
+    )
+    task = asyncio.create_task(privacy_maintenance(services, metrics, period_s=0.01))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(calls) == sweeps  # once a day at most, and only when declared
+    assert gauges
+    assert gauges[0] == (0, 0)

@@ -166,8 +166,11 @@ async def records(
 
 
 async def privacy_maintenance(services: Any, metrics: Any, *, period_s: float = 300.0) -> None:
-    """Keep the overdue/due-soon gauges current and sweep retention once a day."""
+    """Keep the overdue/due-soon gauges current and, once the operator has declared
+    retention periods (``BACKBEAT_RETENTION``), sweep retention once a day: deleting
+    history is never a default the operator did not choose."""
     compliance = services.toolkit.compliance
+    sweeping = bool(services.toolkit.settings.retention.strip())
     last_sweep: dt.datetime | None = None
     while True:
         try:
@@ -175,7 +178,7 @@ async def privacy_maintenance(services: Any, metrics: Any, *, period_s: float = 
             soon = await compliance.list_requests(due_within=dt.timedelta(days=7))
             metrics.set_privacy_requests(overdue=len(overdue), due_soon=len(soon))
             now = dt.datetime.now(dt.UTC)
-            if last_sweep is None or now - last_sweep >= dt.timedelta(days=1):
+            if sweeping and (last_sweep is None or now - last_sweep >= dt.timedelta(days=1)):
                 swept = await compliance.retention_sweep()
                 last_sweep = now
                 if any(swept.values()):
