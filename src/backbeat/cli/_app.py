@@ -25,6 +25,7 @@ from backbeat.cli._privacy import anonymize_csv, privacy_app, retention_app
 from backbeat.cli._recommend import recommend_app
 from backbeat.cli._serve import db_app, serve
 from backbeat.cli._service import apikey_app, import_catalogue, worker
+from backbeat.cli._stream import stream_app
 from backbeat.errors import BackbeatError
 
 __all__ = ["app", "command", "main"]
@@ -68,6 +69,7 @@ app.add_typer(analytics_app, name="analytics")
 app.command("anonymize")(anonymize_csv)
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(retention_app, name="retention")
+app.add_typer(stream_app, name="stream")
 
 
 _NAMES = {"int": "INTEGER", "str": "TEXT", "float": "NUMBER", "bool": "BOOLEAN"}

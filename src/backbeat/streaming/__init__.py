@@ -1,0 +1,52 @@
+"""Streaming (issue 20, first part): adaptive-bitrate decisions and their simulation.
+
+- :class:`ThroughputRule`, :class:`BufferBased`, :class:`Bola`, :class:`RobustMpc`,
+  :class:`Dynamic`: pure decisions over an :class:`AbrState`.
+- :func:`load_traces`, :func:`simulate`: Pensieve's trace-driven test environment, scored
+  by the linear QoE of MPC/Pensieve and by an audio QoE (:func:`audio_quality`).
+
+Packaging (HLS ladders), delivery, telemetry and the browser test come with the rest of
+the issue.
+"""
+
+from __future__ import annotations
+
+from backbeat.streaming._abr import (
+    AbrAlgorithm,
+    AbrState,
+    Bola,
+    BufferBased,
+    Dynamic,
+    RobustMpc,
+    ThroughputRule,
+    harmonic_mean,
+)
+from backbeat.streaming._errors import StreamingError
+from backbeat.streaming._simulate import (
+    AUDIO_TRANSPARENCY_KBPS,
+    SessionResult,
+    SimulationResult,
+    Trace,
+    audio_quality,
+    load_traces,
+    simulate,
+)
+
+__all__ = [
+    "AUDIO_TRANSPARENCY_KBPS",
+    "AbrAlgorithm",
+    "AbrState",
+    "Bola",
+    "BufferBased",
+    "Dynamic",
+    "RobustMpc",
+    "SessionResult",
+    "SimulationResult",
+    "StreamingError",
+    "ThroughputRule",
+    "Trace",
+    "audio_quality",
+    "harmonic_mean",
+    "load_traces",
+    "simulate",
+]
