@@ -16,6 +16,7 @@ from backbeat.audio._decode import (
     decode,
     open_audio,
 )
+from backbeat.audio._loudness import LoudnessMeter
 from backbeat.audio._models import (
     SPOTIFY_FIELDS,
     VECTOR_FIELDS,
@@ -43,6 +44,7 @@ __all__ = [
     "AudioProcessor",
     "AudioStream",
     "AudioTooShortError",
+    "LoudnessMeter",
     "LowLevelFeatures",
     "Section",
     "Segment",

@@ -1,4 +1,5 @@
-"""``backbeat stream simulate``: ABR algorithms replayed over throughput traces."""
+"""``backbeat stream package`` (a bitrate ladder as HLS) and ``backbeat stream simulate``
+(ABR algorithms replayed over throughput traces)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,43 @@ from backbeat.errors import ValidationError
 
 __all__ = ["stream_app"]
 
-stream_app = typer.Typer(help="Adaptive streaming: ABR simulation.", no_args_is_help=True)
+stream_app = typer.Typer(
+    help="Adaptive streaming: HLS packaging and ABR simulation.", no_args_is_help=True
+)
+
+
+@stream_app.command("package")
+def package_command(
+    file: Annotated[Path, typer.Argument(help="The audio file to package.")],
+    out: Annotated[Path, typer.Option(help="The folder to write master.m3u8 and renditions.")],
+    ladder: Annotated[
+        str, typer.Option(help="CODEC:KBPS,... joined by '+', e.g. opus:32,64,96,160+aac:128.")
+    ] = "opus:32,64,96,160+aac:64,128,256",
+    segment_s: Annotated[float, typer.Option(help="Segment duration, 1 to 30 s.")] = 6.0,
+    target_lufs: Annotated[float, typer.Option(help="Playback loudness target.")] = -14.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Encode the ladder (Opus, AAC-LC) and write HLS with fMP4 segments and playback gain."""
+    from backbeat.streaming import package, parse_ladder
+
+    result = package(
+        file, out, ladder=parse_ladder(ladder), segment_s=segment_s, target_lufs=target_lufs
+    ).to_dict()
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    state = "already packaged" if result["reused"] else "packaged"
+    typer.echo(
+        f"{state}: {out}/master.m3u8, {len(result['renditions'])} renditions, "
+        f"{result['duration_s']:.1f} s, {result['integrated_lufs']:.1f} LUFS, "
+        f"gain {result['gain_db']:+.1f} dB"
+    )
+    for r in result["renditions"]:
+        typer.echo(
+            f"  {r['name']:10s} {r['measured_kbps']:7.1f} kbit/s (nominal {r['nominal_kbps']}), "
+            f"{r['segments']} segments"
+        )
+
 
 VIDEO_LADDER = (300.0, 750.0, 1200.0, 1850.0, 2850.0, 4300.0)
 

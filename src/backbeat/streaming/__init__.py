@@ -5,8 +5,10 @@
 - :func:`load_traces`, :func:`simulate`: Pensieve's trace-driven test environment, scored
   by the linear QoE of MPC/Pensieve and by an audio QoE (:func:`audio_quality`).
 
-Packaging (HLS ladders), delivery, telemetry and the browser test come with the rest of
-the issue.
+- :func:`package`: a bitrate ladder (Opus, AAC-LC) as HLS with fMP4 segments, playback
+  gain from the measured loudness; ``backbeat stream package``.
+
+Delivery, telemetry and the browser test come with the rest of the issue.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ from backbeat.streaming._abr import (
     harmonic_mean,
 )
 from backbeat.streaming._errors import StreamingError
+from backbeat.streaming._package import (
+    DEFAULT_LADDER,
+    PackageResult,
+    Rendition,
+    package,
+    parse_ladder,
+)
 from backbeat.streaming._simulate import (
     AUDIO_TRANSPARENCY_KBPS,
     SessionResult,
@@ -34,11 +43,14 @@ from backbeat.streaming._simulate import (
 
 __all__ = [
     "AUDIO_TRANSPARENCY_KBPS",
+    "DEFAULT_LADDER",
     "AbrAlgorithm",
     "AbrState",
     "Bola",
     "BufferBased",
     "Dynamic",
+    "PackageResult",
+    "Rendition",
     "RobustMpc",
     "SessionResult",
     "SimulationResult",
@@ -48,5 +60,7 @@ __all__ = [
     "audio_quality",
     "harmonic_mean",
     "load_traces",
+    "package",
+    "parse_ladder",
     "simulate",
 ]
