@@ -76,6 +76,9 @@ _ACCEPTED: dict[str, str] = {
     "analytics_source": "a folder holding events.csv|parquet (and subscriptions, payments)",
     "otlp_endpoint": "an http(s) URL of an OTLP/HTTP collector, such as http://127.0.0.1:4318",
     "smtp_url": "a URL smtp://[user:password@]host:port or smtps://...",
+    "streaming_enabled": "true or false: package every analysed track for HLS streaming",
+    "stream_ladder": "renditions such as opus:32,64,96,160+aac:64,128,256",
+    "stream_segment_s": "seconds per streaming segment, 1 to 30",
     "mail_from": "a sender address such as 'Privacy <privacy@example.com>'",
     "retention": "comma-separated category=period, such as listening_events=2_years,consents=P3Y",
     "rate_limit_read": "a limit like '20/s' or '1000 per hour'",
@@ -193,6 +196,12 @@ class Settings(BaseSettings):
     alertmanager_url: str | None = Field(None, validation_alias=_env("ALERTMANAGER_URL"))
     # Business analytics: a folder of events/subscriptions/payments files (CSV/Parquet).
     analytics_source: Path | None = Field(None, validation_alias="BACKBEAT_ANALYTICS_SOURCE")
+    # Streaming: every analysed track is also packaged as HLS (the analysis job does both).
+    streaming_enabled: bool = Field(True, validation_alias="BACKBEAT_STREAMING")
+    stream_ladder: str = Field(
+        "opus:32,64,96,160+aac:64,128,256", validation_alias="BACKBEAT_STREAM_LADDER"
+    )
+    stream_segment_s: float = Field(6.0, ge=1, le=30, validation_alias="BACKBEAT_STREAM_SEGMENT_S")
     # Privacy: mail for verification tokens (SMTP, else .eml files under <data dir>/outbox),
     # and retention periods per data category overriding the defaults.
     smtp_url: SecretStr | None = Field(None, validation_alias="BACKBEAT_SMTP_URL")

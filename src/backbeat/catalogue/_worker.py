@@ -25,6 +25,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import anyio
 
@@ -63,6 +64,7 @@ class AnalysisWorker:
         mode: str = "embedded",
         heartbeat_s: float = HEARTBEAT_S,
         training: Trainer | None = None,
+        packager: Callable[[Path, str], Awaitable[None]] | None = None,
     ) -> None:
         self.jobs = jobs
         self.tracks = tracks
@@ -76,6 +78,9 @@ class AnalysisWorker:
         self.mode = mode
         self.heartbeat_s = heartbeat_s
         self.training = training
+        #: ``packager(audio_path, audio_sha256)``: the streaming ladder, made in the same job
+        #: (same lease, retries and outcome) before the analysis is stored
+        self.packager = packager
         self.processed = 0
         self.failed = 0
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -164,6 +169,8 @@ class AnalysisWorker:
         try:
             path = self.media.path(track.audio_path)
             features, analysis = await anyio.to_thread.run_sync(analyze_all, path)
+            if self.packager is not None and track.audio_sha256:
+                await self.packager(path, track.audio_sha256)
         except BackbeatError as exc:
             await self.jobs.fail(job, exc.code, retryable=exc.retryable)
             return ("retry" if exc.retryable else "failed"), exc.code

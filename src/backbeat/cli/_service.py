@@ -108,12 +108,15 @@ def worker(
                 "on_outcome": metrics.observe_analysis,
                 "on_realtime": metrics.observe_realtime,
             }
+        from backbeat.server import stream_packager
+
         runner = AnalysisWorker(
             catalogue.jobs,
             catalogue.tracks,
             catalogue.media,
             mode=mode,
             training=trainer,
+            packager=stream_packager(settings),
             **hooks,  # type: ignore[arg-type]
         )
         if once:

@@ -44,6 +44,8 @@ from backbeat.server._monitoring import router as monitoring_router
 from backbeat.server._privacy import privacy_maintenance
 from backbeat.server._privacy import router as privacy_router
 from backbeat.server._recommendations import router as recommendations_router
+from backbeat.server._stream import router as stream_router
+from backbeat.server._stream import stream_packager
 from backbeat.server._tracks import router as tracks_router
 from backbeat.server._users import router as users_router
 from backbeat.settings import Settings
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     on_outcome=app.state.metrics.observe_analysis,
                     on_realtime=app.state.metrics.observe_realtime,
                     training=Trainer(catalogue.training, catalogue.events, services.registry),
+                    packager=stream_packager(resolved),
                 )
                 worker_task = asyncio.create_task(
                     services.worker.run(), name="backbeat-analysis-worker"
@@ -127,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
     app.include_router(health_router)
+    app.include_router(stream_router)
     app.include_router(tracks_router)
     app.include_router(features_router)
     app.include_router(recommendations_router)
