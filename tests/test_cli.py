@@ -117,7 +117,7 @@ def test_db_upgrade_and_audit_verify_on_the_embedded_database(tmp_path: Path) ->
 
     up = run("db", "upgrade")
     assert up.returncode == 0, up.stderr
-    assert "0011_privacy" in up.stdout
+    assert "0012_playback" in up.stdout
     code = (
         "import asyncio\n"
         "from backbeat import Toolkit\n"

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.anyio
 async def test_migrations_run_from_empty_and_are_idempotent(store: AuditStore) -> None:
     from backbeat.storage import upgrade
 
-    assert await current_revision(store.engine) == "0011_privacy"
+    assert await current_revision(store.engine) == "0012_playback"
     await upgrade(store.engine)
     async with store.engine.connect() as conn:
         names = await conn.run_sync(lambda c: __import__("sqlalchemy").inspect(c).get_table_names())

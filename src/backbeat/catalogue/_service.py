@@ -19,6 +19,7 @@ from backbeat.catalogue._jobs import JobRepository
 from backbeat.catalogue._listening import EventRepository, WeeklyPlaylistRepository
 from backbeat.catalogue._media import MediaStore, StoredMedia
 from backbeat.catalogue._metadata import TrackMetadata
+from backbeat.catalogue._playback import PlaybackRepository
 from backbeat.catalogue._tracks import TrackRepository
 from backbeat.catalogue._training import TrainingJobRepository
 from backbeat.errors import NotFound
@@ -46,6 +47,7 @@ class Catalogue:
         self.playlists = WeeklyPlaylistRepository(engine)
         self.training = TrainingJobRepository(engine)
         self.billing = BillingRepository(engine)
+        self.playback = PlaybackRepository(engine)
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: AsyncEngine) -> Catalogue:

@@ -197,6 +197,30 @@ class ServiceMetrics:
             buckets=(32, 64, 96, 128, 160, 192, 256, 320, 512),
             registry=r,
         )
+        self.playback_startup = Histogram(
+            "backbeat_playback_startup_seconds",
+            "Players' start-up time: start to first audio (playback telemetry).",
+            buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10),
+            registry=r,
+        )
+        self.playback_stall = Histogram(
+            "backbeat_playback_stall_seconds",
+            "Duration of each stall players reported.",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=r,
+        )
+        self.playback_seconds = Counter(
+            "backbeat_playback_seconds_total",
+            "Seconds played and stalled (rebuffer ratio = stalled / (played + stalled)).",
+            ["state"],
+            registry=r,
+        )
+        self.playback_events = Counter(
+            "backbeat_playback_events_total",
+            "Playback telemetry events by type.",
+            ["type"],
+            registry=r,
+        )
         self.alert_notifications = Counter(
             "backbeat_alert_notifications_total",
             "Alert deliveries by receiver type and outcome (sent, retried, failed).",
@@ -210,6 +234,21 @@ class ServiceMetrics:
         """The privacy maintenance loop's counts of open requests by deadline."""
         self.privacy_requests.labels("overdue").set(overdue)
         self.privacy_requests.labels("due_soon").set(due_soon)
+
+    def observe_playback(self, measures: Any) -> None:
+        """What one telemetry batch measured (see ``catalogue.PlaybackRepository``)."""
+        for seconds in measures.startup_s:
+            self.playback_startup.observe(seconds)
+        for seconds in measures.stalls_s:
+            self.playback_stall.observe(seconds)
+        if measures.played_s:
+            self.playback_seconds.labels("played").inc(measures.played_s)
+        if measures.stalls_s:
+            self.playback_seconds.labels("stalled").inc(sum(measures.stalls_s))
+        for kbps in measures.bitrates_kbps:
+            self.stream_bitrate.observe(kbps)
+        for kind, n in measures.types.items():
+            self.playback_events.labels(kind).inc(n)
 
     def observe_analysis(self, outcome: str, seconds: float) -> None:
         """The analysis worker's ``on_outcome`` hook."""

@@ -41,6 +41,7 @@ from backbeat.server._limits import LazyRateLimit
 from backbeat.server._metrics import MetricsMiddleware
 from backbeat.server._metrics import router as metrics_router
 from backbeat.server._monitoring import router as monitoring_router
+from backbeat.server._playback import router as playback_router
 from backbeat.server._privacy import privacy_maintenance
 from backbeat.server._privacy import router as privacy_router
 from backbeat.server._recommendations import router as recommendations_router
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(billing_router)
     app.include_router(privacy_router)
+    app.include_router(playback_router)
     app.include_router(users_router)
     app.include_router(admin_router)
     app.include_router(credentials_router)

@@ -22,6 +22,7 @@ __all__ = [
     "listening_events",
     "metadata",
     "payments",
+    "playback_events",
     "privacy_requests",
     "processing_activities",
     "reencryption_runs",
@@ -380,3 +381,20 @@ suppressed_subjects = sa.Table(
     sa.Column("digest", sa.String(64), primary_key=True),
     sa.Column("erased_at", _TS, nullable=False),
 )
+
+#: Players' playback events (migration 0012): sessions, never users.
+playback_events = sa.Table(
+    "playback_events",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("session_id", sa.String(64), nullable=False),
+    sa.Column("track_id", sa.String(22), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("position_s", sa.Float),
+    sa.Column("bitrate_kbps", sa.Float),
+    sa.Column("rendition", sa.String(32)),
+    sa.Column("error_code", sa.String(100)),
+)
+sa.Index("ix_playback_events_session", playback_events.c.session_id, playback_events.c.at)
+sa.Index("ix_playback_events_at", playback_events.c.at)
