@@ -56,6 +56,7 @@ ALLOWED: dict[str, set[str]] = {
         "monitoring",
         "analytics",
         "compliance",
+        "streaming",
     },
     "catalogue": _LOW
     | {"settings", "storage", "security", "validation", "audio", "recommend", "spotify"},

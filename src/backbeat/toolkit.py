@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from backbeat.ratelimit import Limit, RateLimiter
     from backbeat.recommend import ModelManager, ModelRegistry, RecommendationEngine
     from backbeat.security import KeyManager, Keyring
+    from backbeat.streaming import StreamProcessor
 
 __all__ = ["SEED_KEYS", "Toolkit", "create_enterprise_utils_suite"]
 
@@ -54,6 +55,7 @@ SEED_KEYS: dict[str, str] = {
     "qos_manager": "monitor",
     "business_analytics": "analytics",
     "compliance_monitor": "compliance",
+    "stream_processor": "streaming",
 }
 #: The seed's feature switches: accepted and without effect, since every service is
 #: built on first use (nothing to switch on) and configured by Settings.
@@ -86,6 +88,7 @@ class Toolkit:
         self._monitor: SystemMonitor | None = None
         self._analytics: BusinessAnalytics | None = None
         self._compliance: GdprCompliance | None = None
+        self._streaming: StreamProcessor | None = None
         self._closed = False
 
     @classmethod
@@ -222,6 +225,19 @@ class Toolkit:
             self._audit.subjects = self._subject_ref
             set_default_trail(self._audit)
         return self._audit
+
+    @property
+    def streaming(self) -> StreamProcessor:
+        """The seed's ``stream_processor``: server-side adaptive sessions over the Opus
+        renditions of ``BACKBEAT_STREAM_LADDER`` (the ``audio`` extra's PyAV)."""
+        if self._streaming is None:
+            from backbeat.streaming import StreamProcessor
+
+            ladder = "+".join(
+                part for part in self.settings.stream_ladder.split("+") if part.startswith("opus")
+            )
+            self._streaming = StreamProcessor(ladder or "opus:32,64,96,160")
+        return self._streaming
 
     async def _subject_ref(self, subject: str) -> str:
         """Audit events about an end user name them by their erasable reference."""

@@ -8,7 +8,8 @@
 - :func:`package`: a bitrate ladder (Opus, AAC-LC) as HLS with fMP4 segments, playback
   gain from the measured loudness; ``backbeat stream package``.
 
-Delivery, telemetry and the browser test come with the rest of the issue.
+- :class:`StreamProcessor` (``tk.streaming``, the seed's ``stream_processor``): server-side
+  sessions, ``configure_adaptive_quality`` and ``process_chunk``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from backbeat.streaming._package import (
     package,
     parse_ladder,
 )
+from backbeat.streaming._session import ChunkResult, StreamProcessor, StreamSession
 from backbeat.streaming._simulate import (
     AUDIO_TRANSPARENCY_KBPS,
     SessionResult,
@@ -48,12 +50,15 @@ __all__ = [
     "AbrState",
     "Bola",
     "BufferBased",
+    "ChunkResult",
     "Dynamic",
     "PackageResult",
     "Rendition",
     "RobustMpc",
     "SessionResult",
     "SimulationResult",
+    "StreamProcessor",
+    "StreamSession",
     "StreamingError",
     "ThroughputRule",
     "Trace",
