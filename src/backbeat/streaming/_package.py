@@ -280,10 +280,11 @@ def package(
         for rendition in ladder:
             folder = work / rendition.name
             segments = _parse_playlist(folder / "index.m3u8")
+            # peak over full segments: a last segment of a few frames says nothing of rate
             rates = [
                 (folder / name).stat().st_size * 8 / seconds
                 for name, seconds in segments
-                if seconds > 0
+                if seconds >= segment_s / 2
             ]
             total_bits = sum((folder / name).stat().st_size * 8 for name, _ in segments)
             seconds = sum(s for _, s in segments)
