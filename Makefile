@@ -34,11 +34,15 @@ typecheck: $(VENV)/.installed-dev
 # System packages the tests talk to for real: SoftHSM2 (PKCS#11) when it is missing and
 # apt-get can install it (root); otherwise those tests skip, or fail in CI.
 # Debian's SoftHSM2, Prometheus and Alertmanager for the integration tests (root + apt only).
-TEST_PACKAGES := softhsm2:softhsm2-util prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager
+TEST_PACKAGES := softhsm2:softhsm2-util prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager chromium:chromium
+# hls.js for the browser test, from the npm registry (never a CDN, never committed).
+HLS_JS := var/node/node_modules/hls.js/dist/hls.min.js
 test-deps:
 	@missing=""; for p in $(TEST_PACKAGES); do command -v $${p#*:} >/dev/null || missing="$$missing $${p%%:*}"; done; \
 	[ -z "$$missing" ] || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] \
 		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing)
+	@[ -f $(HLS_JS) ] || ! command -v npm >/dev/null \
+		|| npm install --silent --no-audit --no-fund --prefix var/node hls.js@1.7.4
 
 pytest: $(VENV)/.installed-dev test-deps
 	$(BIN)/pytest
