@@ -52,7 +52,7 @@ SEED_KEYS: dict[str, str] = {
     "cache_manager": "cache",
     "audit_logger": "audit",
     "performance_monitor": "monitor",
-    "qos_manager": "monitor",
+    "qos_manager": "streaming",
     "business_analytics": "analytics",
     "compliance_monitor": "compliance",
     "stream_processor": "streaming",
@@ -228,15 +228,20 @@ class Toolkit:
 
     @property
     def streaming(self) -> StreamProcessor:
-        """The seed's ``stream_processor``: server-side adaptive sessions over the Opus
-        renditions of ``BACKBEAT_STREAM_LADDER`` (the ``audio`` extra's PyAV)."""
+        """The seed's ``stream_processor`` and ``qos_manager``: server-side adaptive sessions
+        over the Opus renditions of ``BACKBEAT_STREAM_LADDER`` (the ``audio`` extra's PyAV),
+        and ``track_metrics`` into the monitor's QoS series."""
         if self._streaming is None:
             from backbeat.streaming import StreamProcessor
 
             ladder = "+".join(
                 part for part in self.settings.stream_ladder.split("+") if part.startswith("opus")
             )
-            self._streaming = StreamProcessor(ladder or "opus:32,64,96,160")
+
+            async def qos(**sample: Any) -> None:  # the monitor is built on first use
+                await self.monitor.track_metrics(**sample)
+
+            self._streaming = StreamProcessor(ladder or "opus:32,64,96,160", qos=qos)
         return self._streaming
 
     async def _subject_ref(self, subject: str) -> str:
@@ -280,7 +285,7 @@ class Toolkit:
     def monitor(self) -> SystemMonitor:
         """The :class:`~backbeat.monitoring.SystemMonitor` (SLOs, alerts, session and
         stream QoS) from ``BACKBEAT_MONITORING_FILE`` and ``ALERTMANAGER_URL``; the seed's
-        ``performance_monitor`` and ``qos_manager``. Built on first access."""
+        ``performance_monitor`` (``qos_manager``'s samples land here). Built on first access."""
         if self._monitor is None:
             try:
                 from backbeat.monitoring import create_system_monitor

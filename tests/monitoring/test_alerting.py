@@ -325,7 +325,7 @@ def test_the_toolkit_serves_the_seed_keys(tmp_path: Any) -> None:
 
     tk = Toolkit(Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path)}))
     assert isinstance(tk["performance_monitor"], SystemMonitor)
-    assert tk["qos_manager"] is tk.monitor
+    assert tk["qos_manager"] is tk.streaming  # its track_metrics records into the monitor
 
 
 def test_ewma_and_cusum_see_what_they_are_for() -> None:

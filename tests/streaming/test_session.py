@@ -62,3 +62,11 @@ async def test_pinned_quality_and_bad_chunks(tmp_path: Path) -> None:
     assert info.value.code == "streaming.chunk_invalid"
     with pytest.raises(StreamingError):
         await processor.process_chunk(np.zeros((10, 5), dtype=np.float32))
+
+
+async def test_qos_manager_records_into_the_monitor(tmp_path: Path) -> None:
+    tk = Toolkit(Settings.from_env({"BACKBEAT_DATA_DIR": str(tmp_path)}))
+    qos = tk["qos_manager"]
+    before = tk.monitor.metrics.stream_bitrate._sum.get()
+    await qos.track_metrics(latency_ms=42.0, bitrate=96.0, quality_score=0.9)
+    assert tk.monitor.metrics.stream_bitrate._sum.get() == before + 96.0

@@ -81,9 +81,14 @@ class StreamSession:
 
 
 class StreamProcessor:
-    """Opens sessions; the last one opened is the default for :meth:`process_chunk`."""
+    """Opens sessions; the last one opened is the default for :meth:`process_chunk`.
 
-    def __init__(self, ladder: str = "opus:32,64,96,160") -> None:
+    Also the seed's ``qos_manager``: :meth:`track_metrics` records a playback sample
+    (latency, bitrate, perceived quality) into the service's QoS series through ``qos``
+    (the system monitor's ``track_metrics`` when built by the Toolkit)."""
+
+    def __init__(self, ladder: str = "opus:32,64,96,160", *, qos: Any = None) -> None:
+        self.qos = qos
         self.ladder = [r for r in parse_ladder(ladder) if r.codec == "opus"]
         if not self.ladder:
             raise streaming_error(
@@ -92,6 +97,18 @@ class StreamProcessor:
                 ladder=ladder,
             )
         self.session: StreamSession | None = None
+
+    async def track_metrics(
+        self, latency_ms: float, bitrate: float, quality_score: float | None = None
+    ) -> None:
+        """One playback sample from server-side code (latency ms, bitrate kbit/s, quality
+        0-1), recorded with the players' telemetry series."""
+        if self.qos is None:
+            raise streaming_error(
+                "streaming.qos_unavailable",
+                "No QoS recorder: build the stream processor from a Toolkit (tk.streaming).",
+            )
+        await self.qos(latency_ms=latency_ms, bitrate=bitrate, quality_score=quality_score)
 
     async def configure_adaptive_quality(
         self,
