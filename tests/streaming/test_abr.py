@@ -195,3 +195,25 @@ def test_cli_prints_the_qoe_table(tmp_path: Path) -> None:
     assert bad.returncode != 0
     assert "cli.abr" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_fast_mpc_decides_as_robust_mpc_by_lookup() -> None:
+    import random
+
+    from backbeat.streaming import FastMpc
+
+    exact, fast = RobustMpc(), FastMpc()
+    rng = random.Random(5)
+    agree = 0
+    for _ in range(200):
+        state = _state(
+            buffer_s=rng.uniform(0, 40),
+            last_rung=rng.randrange(len(VIDEO)),
+            throughputs_kbps=[rng.uniform(200, 6000) for _ in range(5)],
+        )
+        agree += exact.choose(state) == fast.choose(state)
+    assert agree >= 130  # the grid rounds the forecast (17% bins) and buffer (0.5 s)
+    traces = load_traces(TRACES / "test")[:40]
+    q_exact = simulate(traces, RobustMpc()).summary["qoe_lin"]
+    q_fast = simulate(traces, FastMpc()).summary["qoe_lin"]
+    assert q_fast == pytest.approx(q_exact, abs=0.02)

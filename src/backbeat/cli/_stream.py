@@ -77,7 +77,7 @@ def _ladder(text: str) -> tuple[str | None, tuple[float, ...]]:
 def simulate_command(
     traces: Annotated[Path, typer.Option(help="A folder of throughput traces (or one file).")],
     abr: Annotated[
-        str, typer.Option(help="Algorithms: throughput, buffer, bola, mpc, dynamic.")
+        str, typer.Option(help="Algorithms: throughput, buffer, bola, mpc, fastmpc, dynamic.")
     ] = "throughput,bola,mpc,dynamic",
     ladder: Annotated[
         str, typer.Option(help="CODEC:KBPS,... (audio QoE) or 'video' (QoE_lin).")
@@ -93,6 +93,7 @@ def simulate_command(
         Bola,
         BufferBased,
         Dynamic,
+        FastMpc,
         RobustMpc,
         ThroughputRule,
         load_traces,
@@ -105,6 +106,7 @@ def simulate_command(
         "buffer": BufferBased,
         "bola": Bola,
         "mpc": RobustMpc,
+        "fastmpc": FastMpc,
         "dynamic": Dynamic,
     }
     wanted = [a.strip() for a in abr.split(",") if a.strip()]

@@ -42,6 +42,7 @@ __all__ = [
     "Bola",
     "BufferBased",
     "Dynamic",
+    "FastMpc",
     "RobustMpc",
     "ThroughputRule",
     "harmonic_mean",
@@ -302,3 +303,87 @@ class Dynamic(AbrAlgorithm):
             using_bola = True
         state.memo["dynamic_bola"] = 1.0 if using_bola else 0.0
         return (self.bola if using_bola else self.throughput).choose(state)
+
+
+@lru_cache(maxsize=16)
+def _fast_table(
+    ladder: tuple[float, ...],
+    segment_s: float,
+    latency_s: float,
+    horizon: int,
+    rebuffer_penalty: float,
+    switch_penalty: float,
+    buffers: tuple[float, ...],
+    throughputs: tuple[float, ...],
+) -> np.ndarray:
+    """FastMPC's table (Yin et al. 2015, section 5): the first rung of the best plan for
+    every (last rung, throughput bin, buffer bin), computed once per ladder."""
+    rates_kbps = np.asarray(ladder)
+    plans = _sequences(len(ladder), horizon)
+    utility = rates_kbps / 1000
+    u = utility[plans]  # (plans, horizon)
+    inner = u.sum(axis=1) - switch_penalty * np.abs(np.diff(u, axis=1)).sum(axis=1)
+    b0 = np.asarray(buffers)
+    table = np.zeros((len(ladder), len(throughputs), len(buffers)), dtype=np.int8)
+    for ti, kbps in enumerate(throughputs):
+        download = rates_kbps[plans] * segment_s / kbps + latency_s  # (plans, horizon)
+        buffer = np.broadcast_to(b0, (len(plans), len(b0))).copy()
+        rebuffer = np.zeros_like(buffer)
+        for step in range(horizon):
+            d = download[:, step : step + 1]
+            rebuffer += np.maximum(d - buffer, 0.0)
+            buffer = np.maximum(buffer - d, 0.0) + segment_s
+        base = inner[:, None] - rebuffer_penalty * rebuffer  # (plans, buffers)
+        for last in range(len(ladder)):
+            first = switch_penalty * np.abs(u[:, 0] - utility[last])
+            table[last, ti] = plans[np.argmax(base - first[:, None], axis=0), 0]
+    return table
+
+
+@dataclass
+class FastMpc(RobustMpc):
+    """Robust MPC by table lookup (FastMPC): the same forecast and QoE as
+    :class:`RobustMpc`, the optimisation done once per ladder over a grid of buffer levels
+    (every ``buffer_step_s`` up to ``buffer_max_s``) and forecasts (``bins`` log-spaced
+    from a tenth of the lowest rung to ten times the highest), so a decision is a lookup."""
+
+    buffer_step_s: float = 0.5
+    buffer_max_s: float = 60.0
+    bins: int = 48
+    latency_s: float = 0.08
+    name = "fastmpc"
+
+    def choose(self, state: AbrState) -> int:
+        _check_ladder(state.ladder_kbps)
+        kbps = self.forecast(state)
+        if kbps <= 0:
+            return 0
+        if self.codec is not None or state.segments_left < self.horizon:
+            return super().choose(state)  # the table is for QoE_lin over a full horizon
+        ladder = tuple(state.ladder_kbps)
+        key = (ladder, state.segment_s)
+        if key != getattr(self, "_key", None):  # the grid and table of this ladder
+            low, high = ladder[0] / 10, ladder[-1] * 10
+            throughputs = tuple(float(x) for x in np.geomspace(low, high, self.bins))
+            buffers = tuple(
+                float(x) for x in np.arange(0.0, self.buffer_max_s + 1e-9, self.buffer_step_s)
+            )
+            self._table = _fast_table(
+                tuple(float(b) for b in ladder),
+                float(state.segment_s),
+                self.latency_s,
+                self.horizon,
+                self.rebuffer_penalty,
+                self.switch_penalty,
+                buffers,
+                throughputs,
+            ).tolist()
+            self._log_low = math.log(low)
+            self._log_span = math.log(high / low) / (self.bins - 1)
+            self._buffers = len(buffers)
+            self._key = key
+        ti = round((math.log(kbps) - self._log_low) / self._log_span)
+        bi = round(state.buffer_s / self.buffer_step_s)
+        ti = min(max(ti, 0), self.bins - 1)
+        bi = min(max(bi, 0), self._buffers - 1)
+        return int(self._table[state.last_rung][ti][bi])
