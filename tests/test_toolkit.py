@@ -166,5 +166,6 @@ def test_the_suite_refuses_unknown_keys_and_options(tmp_path: Path) -> None:
     assert "turbo" in raised.value.message
     suite = create_enterprise_utils_suite({"data_dir": tmp_path})
     with pytest.raises(ConfigurationError) as missing:
-        suite["stream_processor"]
+        suite["media_transcoder"]
     assert "audio_processor" in missing.value.message
+    assert "stream_processor" in missing.value.message

@@ -134,3 +134,14 @@ def test_cli_packages_and_refuses_what_is_not_audio(song: Path, tmp_path: Path) 
     assert "notes.txt" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_a_mono_clip_whose_last_aac_frames_once_broke_the_muxer(tmp_path: Path) -> None:
+    from tests.server.test_catalogue import _wav
+
+    source = tmp_path / "mono.wav"
+    source.write_bytes(_wav(140.0))  # 11.29 s, mono, 44.1 kHz
+    result = package(source, tmp_path / "out", ladder=parse_ladder("aac:64+opus:32"))
+    for rendition in result.renditions:
+        playlist = tmp_path / "out" / rendition["name"] / "index.m3u8"
+        assert _decoded_seconds(playlist) == pytest.approx(result.duration_s, rel=0.01)

@@ -169,14 +169,21 @@ class AnalysisWorker:
         try:
             path = self.media.path(track.audio_path)
             features, analysis = await anyio.to_thread.run_sync(analyze_all, path)
-            if self.packager is not None and track.audio_sha256:
-                await self.packager(path, track.audio_sha256)
         except BackbeatError as exc:
             await self.jobs.fail(job, exc.code, retryable=exc.retryable)
             return ("retry" if exc.retryable else "failed"), exc.code
         except (OSError, MemoryError, RuntimeError, ValueError) as exc:
             await self.jobs.fail(job, "audio.analysis_failed", retryable=True)
             return "retry", f"audio.analysis_failed: {type(exc).__name__}: {exc}"
+        if self.packager is not None and track.audio_sha256:
+            try:
+                await self.packager(path, track.audio_sha256)
+            except BackbeatError as exc:
+                await self.jobs.fail(job, exc.code, retryable=exc.retryable)
+                return ("retry" if exc.retryable else "failed"), exc.code
+            except (OSError, MemoryError, RuntimeError, ValueError) as exc:
+                await self.jobs.fail(job, "streaming.packaging_failed", retryable=True)
+                return "retry", f"streaming.packaging_failed: {type(exc).__name__}: {exc}"
         self._audio_s = float(features.duration_ms) / 1000.0
         stored = await self.jobs.complete(job, features.to_dict(), analysis.to_dict())
         self.processed += 1

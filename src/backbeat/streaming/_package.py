@@ -250,15 +250,22 @@ def package(
                     for packet in stream.encode(resampled):
                         container.mux(packet)
 
+        from fractions import Fraction
+
         from backbeat.audio import open_audio
 
         with open_audio(source) as audio:
+            position = 0
             for block in audio.blocks():
                 if not len(block):
                     continue
                 interleaved = np.ascontiguousarray(block, dtype=np.float32).reshape(1, -1)
                 frame = av.AudioFrame.from_ndarray(interleaved, format="flt", layout=layout)
                 frame.sample_rate = rate
+                # explicit timestamps: without them the resampler's flush could hand the
+                # AAC encoder frames whose packets the muxer refuses as out of order
+                frame.pts, frame.time_base = position, Fraction(1, rate)
+                position += len(block)
                 encode(frame)
         for container, stream, resampler in outputs:
             for resampled in resampler.resample(None):
