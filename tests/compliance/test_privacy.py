@@ -211,7 +211,8 @@ async def test_tokens_are_single_use_expiring_and_unforgeable(toolkit: Toolkit) 
     code = _code(outbox, request.id)
     nonce, signature, expires = code.split(".")
     forged = f"{nonce}.{'0' * len(signature)}.{expires}"
-    for bad in (forged, "garbage", f"{nonce}.{signature}.{int(expires) + 10}"):
+    odd = (f"{nonce}.é{signature[1:]}.{expires}", f"{nonce}.{signature}.²")  # not ASCII
+    for bad in (forged, "garbage", f"{nonce}.{signature}.{int(expires) + 10}", *odd):
         with pytest.raises(SecurityError) as info:
             await gdpr.verify_request(request.id, bad)
         assert info.value.code == "privacy.token_invalid"

@@ -479,8 +479,8 @@ class GdprCompliance:
         if len(parts) != 3:
             raise await self._refuse_token(request_id, "privacy.token_invalid")
         nonce, signature, expires_text = parts
-        if not expires_text.isdigit() or not hmac.compare_digest(
-            signature, self._sign(request_id, nonce, int(expires_text))
+        if not (expires_text.isascii() and expires_text.isdigit()) or not hmac.compare_digest(
+            signature.encode(), self._sign(request_id, nonce, int(expires_text)).encode()
         ):
             raise await self._refuse_token(request_id, "privacy.token_invalid")
         now = self.clock()

@@ -91,7 +91,7 @@ async def _authorise(
     if sig is None or expires is None:
         raise StreamRefused("streaming.url_invalid", message="This streaming link is not valid.")
     expected = _signature(_url_key(services), track, expires)
-    if not hmac.compare_digest(expected, sig):
+    if not hmac.compare_digest(expected.encode(), sig.encode()):  # bytes: any text compares
         raise StreamRefused("streaming.url_invalid", message="This streaming link is not valid.")
     if expires < time.time():
         raise StreamRefused(
@@ -129,7 +129,7 @@ async def stream_file(
     catalogue: CatalogueDep,
     services: ServicesDep,
     expires: int | None = None,
-    sig: Annotated[str | None, Query(max_length=64)] = None,
+    sig: Annotated[str | None, Query(max_length=64, pattern="^[0-9a-f]{1,64}$")] = None,
 ) -> Response:
     query = await _authorise(request, services, track, expires, sig)
     if not _NAME.match(name):
