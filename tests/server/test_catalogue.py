@@ -571,3 +571,32 @@ def test_third_party_credentials_are_stored_encrypted_and_never_returned(
     assert secret not in exported.stdout
     assert client.delete("/v1/me/credentials/spotify", headers=writer).status_code == 204
     assert client.delete("/v1/me/credentials/spotify", headers=writer).status_code == 404
+
+
+def test_the_catalogue_lists_pages_and_searches(service) -> None:  # type: ignore[no-untyped-def]
+    client, writer, reader = service
+    names = ["Zebra Song", "alpha 100%", "Beta_Track", "Gamma"]
+    for i, name in enumerate(names):
+        body = {
+            "id": "2" * 21 + str(i),
+            "name": name,
+            "artists": [{"id": "3" * 21 + str(i), "name": f"Artist {i} Nova" if i == 2 else "X"}],
+        }
+        posted = client.post("/v1/tracks", headers=writer, data={"metadata": json.dumps(body)})
+        assert posted.status_code == 201, posted.text
+    first = client.get("/v1/tracks?limit=3", headers=reader).json()
+    assert first["total"] == 4
+    assert [t["name"] for t in first["items"]] == ["alpha 100%", "Beta_Track", "Gamma"]
+    assert first["next"].endswith("limit=3&offset=3")
+    assert first["previous"] is None
+    assert all(t["analysis"] == "no_audio" for t in first["items"])
+    second = client.get(first["next"], headers=reader).json()
+    assert [t["name"] for t in second["items"]] == ["Zebra Song"]
+    assert second["next"] is None
+    search = client.get("/v1/tracks?q=nova", headers=reader).json()  # an artist's name
+    assert [t["name"] for t in search["items"]] == ["Beta_Track"]
+    assert client.get("/v1/tracks?q=100%25", headers=reader).json()["total"] == 1  # % literal
+    assert client.get("/v1/tracks?q=a_t", headers=reader).json()["total"] == 1  # _ literal
+    assert client.get("/v1/tracks?q=name", headers=reader).json()["total"] == 0  # not a key
+    assert client.get("/v1/tracks?limit=0", headers=reader).status_code == 400
+    assert client.get("/v1/tracks").status_code == 401

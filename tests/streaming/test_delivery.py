@@ -57,6 +57,9 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
 
 def test_playlists_and_segments_by_key(client) -> None:  # type: ignore[no-untyped-def]
     c, key = client
+    listed = c.get("/v1/tracks", headers=key).json()["items"]
+    assert listed[0]["analysis"] == "done"
+    assert listed[0]["audio_features"]["tempo"] > 0
     base = f"/v1/tracks/{TRACK}/stream"
     master = c.get(f"{base}/master.m3u8", headers=key)
     assert master.status_code == 200, master.text

@@ -106,6 +106,51 @@ class TrackRepository:
             )
             return {row[0]: json.loads(row[1]) for row in rows}
 
+    async def page(
+        self, *, query: str = "", limit: int = 20, offset: int = 0
+    ) -> tuple[list[tuple[TrackRecord, str, dict[str, Any] | None]], int]:
+        """Tracks by name (any case, then id), ``query`` matched case-insensitively in the name, the
+        artists or the ISRC: ``([(record, analysis status, features or None)], total)``.
+        The status is the analysis job's (``queued``, ``running``, ``done``, ``failed``) or
+        ``no_audio``."""
+        t, j, a = tracks.c, analysis_jobs.c, track_analyses.c
+        where: Any = sa.true()
+        if query:
+            escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            # artists are JSON [{"id", "name"}]: match after a "name" key, not in ids or keys
+            where = sa.or_(
+                sa.func.lower(t.name).like(pattern, escape="\\"),
+                sa.func.lower(t.artists).like(f'%"name": "{pattern}', escape="\\"),
+                sa.func.lower(sa.func.coalesce(t.isrc, "")).like(pattern, escape="\\"),
+            )
+        async with self.engine.connect() as conn:
+            total = int(
+                (
+                    await conn.execute(sa.select(sa.func.count()).select_from(tracks).where(where))
+                ).scalar_one()
+            )
+            rows = (
+                await conn.execute(
+                    sa.select(tracks, j.status.label("job_status"), a.features.label("done"))
+                    .select_from(
+                        tracks.outerjoin(analysis_jobs, j.track_id == t.id).outerjoin(
+                            track_analyses, a.track_id == t.id
+                        )
+                    )
+                    .where(where)
+                    .order_by(sa.func.lower(t.name), t.id)
+                    .limit(limit)
+                    .offset(offset)
+                )
+            ).all()
+        out = []
+        for row in rows:
+            features = json.loads(row.done) if row.done else None
+            status = row.job_status or ("done" if features else "no_audio")
+            out.append((TrackRecord.from_row(row), status, features))
+        return out, total
+
     async def with_features(self) -> list[tuple[TrackRecord, dict[str, Any] | None]]:
         """Every track with its analysed features (``None`` when not analysed)."""
         async with self.engine.connect() as conn:

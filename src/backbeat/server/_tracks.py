@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from backbeat.catalogue import StoredMedia, TrackMetadata
@@ -82,6 +82,42 @@ async def post_track(
     body: dict[str, Any] = record.to_spotify() if record else {}
     body["analysis"] = "queued" if queued else ("unchanged" if sha else "no_audio")
     return JSONResponse(body, status_code=201)
+
+
+@router.get("/tracks", summary="The catalogue: paged, searchable, with analysis status")
+async def list_tracks(
+    request: Request,
+    catalogue: CatalogueDep,
+    _: Reader,
+    q: Annotated[str, Query(max_length=100, description="In names, artists, ISRC")] = "",
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    found, total = await catalogue.tracks.page(query=q.strip(), limit=limit, offset=offset)
+    items = []
+    for record, status, features in found:
+        item = record.to_spotify()
+        item["analysis"] = status
+        if features is not None:
+            item["audio_features"] = {
+                k: features.get(k) for k in ("tempo", "key", "mode", "time_signature")
+            }
+        items.append(item)
+    base = str(request.url.remove_query_params(["offset", "limit"]))
+    sep = "&" if "?" in base else "?"
+
+    def page_url(at: int) -> str:
+        return f"{base}{sep}limit={limit}&offset={at}"
+
+    return {
+        "href": page_url(offset),
+        "items": items,
+        "limit": limit,
+        "offset": offset,
+        "total": total,
+        "next": page_url(offset + limit) if offset + limit < total else None,
+        "previous": page_url(max(0, offset - limit)) if offset > 0 else None,
+    }
 
 
 @router.get("/tracks/{track_id:path}", summary="A registered track")
