@@ -599,4 +599,7 @@ def test_the_catalogue_lists_pages_and_searches(service) -> None:  # type: ignor
     assert client.get("/v1/tracks?q=a_t", headers=reader).json()["total"] == 1  # _ literal
     assert client.get("/v1/tracks?q=name", headers=reader).json()["total"] == 0  # not a key
     assert client.get("/v1/tracks?limit=0", headers=reader).status_code == 400
+    silent = client.get(f"/v1/tracks/{'2' * 21}0/waveform", headers=reader)
+    assert silent.status_code == 404
+    assert silent.json()["error"]["code"] == "streaming.no_audio_stored"
     assert client.get("/v1/tracks").status_code == 401

@@ -60,6 +60,15 @@ def test_playlists_and_segments_by_key(client) -> None:  # type: ignore[no-untyp
     listed = c.get("/v1/tracks", headers=key).json()["items"]
     assert listed[0]["analysis"] == "done"
     assert listed[0]["audio_features"]["tempo"] > 0
+    wave = c.get(f"/v1/tracks/{TRACK}/waveform?points=100", headers=key)
+    assert wave.status_code == 200, wave.text
+    body = wave.json()
+    assert len(body["min"]) == len(body["max"]) == 100
+    assert body["duration_s"] == pytest.approx(len(groove(120.0, bars=4)) / RATE, rel=1e-3)
+    assert all(lo <= hi for lo, hi in zip(body["min"], body["max"], strict=True))
+    assert max(body["max"]) == pytest.approx(0.5 * float(np.max(groove(120.0, bars=4))), abs=0.01)
+    assert c.get(f"/v1/tracks/{TRACK}/waveform?points=100", headers=key).json() == body
+    assert c.get(f"/v1/tracks/{TRACK}/waveform?points=5", headers=key).status_code == 400
     base = f"/v1/tracks/{TRACK}/stream"
     master = c.get(f"{base}/master.m3u8", headers=key)
     assert master.status_code == 200, master.text

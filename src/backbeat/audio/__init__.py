@@ -31,6 +31,7 @@ from backbeat.audio._models import (
 )
 from backbeat.audio._plot import plot_analysis
 from backbeat.audio._seed import AudioProcessor
+from backbeat.audio._waveform import waveform
 
 __all__ = [
     "ANALYSIS_RATE",
@@ -61,4 +62,5 @@ __all__ = [
     "open_audio",
     "plot_analysis",
     "spotify_audio_features",
+    "waveform",
 ]

@@ -9,6 +9,7 @@
   over track and expiry, a key derived from the keyring); playlists served under a signature
   carry it on every URI they list, so the whole stream plays from that one URL. Expired or
   tampered signatures are 403 and nothing is served.
+- ``GET /v1/tracks/{id}/waveform?points=800``: the min/max overview a waveform view draws.
 """
 
 from __future__ import annotations
@@ -98,6 +99,38 @@ async def _authorise(
             "streaming.url_expired", message="This streaming link has expired: ask for a new one."
         )
     return f"expires={expires}&sig={sig}"
+
+
+@router.get("/{track}/waveform", summary="A waveform overview: min/max per column")
+async def track_waveform(
+    track: str,
+    catalogue: CatalogueDep,
+    services: ServicesDep,
+    _: Reader,
+    points: Annotated[int, Query(ge=16, le=10_000)] = 800,
+) -> dict[str, Any]:
+    """What a waveform view draws (the mono mix-down's lowest and highest sample per
+    column), computed once per audio and width, then served from the cache."""
+    from backbeat.audio import waveform
+
+    track_id = await catalogue.resolve_track_id(track)
+    record = await catalogue.tracks.get(track_id)
+    if record is None or not record.audio_path or not record.audio_sha256:
+        raise NotFound(
+            "streaming.no_audio_stored",
+            details={"track": track_id},
+            message="Track {track} has no stored audio.",
+        )
+    key = f"bb:v1:waveform:{record.audio_sha256}:{points}"
+    cached = await services.results.cache.get(key)
+    if cached is not None:
+        result: dict[str, Any] = cached
+        return result
+    path = catalogue.media.path(record.audio_path)
+    result = await anyio.to_thread.run_sync(lambda: waveform(path, points))
+    result = {"id": track_id, **result}
+    await services.results.cache.set(key, result)
+    return result
 
 
 @router.post("/{track}/stream/url", summary="A signed, expiring URL of the track's stream")
