@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -89,26 +89,10 @@ def simulate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Replay each trace with each algorithm; print QoE, bitrate, rebuffer ratio, switches."""
-    from backbeat.streaming import (
-        Bola,
-        BufferBased,
-        Dynamic,
-        FastMpc,
-        RobustMpc,
-        ThroughputRule,
-        load_traces,
-        simulate,
-    )
+    from backbeat.streaming import ALGORITHMS, load_traces, simulate
 
     codec, rungs = _ladder(ladder)
-    known: dict[str, Any] = {
-        "throughput": ThroughputRule,
-        "buffer": BufferBased,
-        "bola": Bola,
-        "mpc": RobustMpc,
-        "fastmpc": FastMpc,
-        "dynamic": Dynamic,
-    }
+    known = ALGORITHMS
     wanted = [a.strip() for a in abr.split(",") if a.strip()]
     unknown = [a for a in wanted if a not in known]
     if unknown or not wanted:

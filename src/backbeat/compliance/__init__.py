@@ -23,6 +23,7 @@ from backbeat.compliance._anonymize import (
 )
 from backbeat.compliance._datamap import LAWFUL_BASES, DataCategory, DataMap, Erased
 from backbeat.compliance._errors import AnonymizationError
+from backbeat.compliance._factory import create_gdpr_compliance
 from backbeat.compliance._mail import Mailer
 from backbeat.compliance._own import USER_CACHE_PREFIX
 from backbeat.compliance._pii import KINDS, PiiMatch, find_pii, redact, scan_file, scan_frame
@@ -34,7 +35,6 @@ from backbeat.compliance._service import (
     GdprCompliance,
     PrivacyConflict,
     PrivacyRequest,
-    create_gdpr_compliance,
 )
 
 __all__ = [

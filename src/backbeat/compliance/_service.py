@@ -1,13 +1,9 @@
 """``GdprCompliance``: data-subject requests, consent, records of processing, retention and
 provable erasure over the data map (the seed's ``create_gdpr_compliance()``).
 
-Requests (GDPR Art. 15-18, 20, 21; CCPA know, delete, correct, opt-out) move
-``pending_verification -> verified -> in_progress -> completed`` (or ``rejected``), each
-transition audited by subject reference. Verification is by e-mail: a code
-``<nonce>.<signature>.<expiry>`` (HMAC-SHA-256 over the request id, nonce and expiry with a
-key derived from the keyring; expiring; single use: only the nonce's hash is stored).
-Creating a request answers the same whether the subject exists or not; what is found is
-said only after verification.
+Requests (GDPR Art. 15-18, 20, 21; CCPA know, delete, correct, opt-out) and their e-mailed
+codes live in ``_requests.py``; creating a request answers the same whether the subject
+exists or not; what is found is said only after verification.
 
 Subjects appear in audit records and processing records only as ``subj_<ref>``: an HMAC of
 the ID under a random per-subject secret (``subject_keys``). Erasure deletes the secret
@@ -23,22 +19,30 @@ import hashlib
 import hmac
 import io
 import json
-import os
 import secrets
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backbeat.compliance import _requests
 from backbeat.compliance._datamap import DataCategory, DataMap, Erased
 from backbeat.compliance._mail import Mailer
 from backbeat.compliance._own import USER_CACHE_PREFIX, register_own
-from backbeat.compliance._policy import JURISDICTIONS, due_date
-from backbeat.errors import BackbeatError, NotFound, SecurityError, ValidationError
+from backbeat.compliance._requests import (
+    REQUEST_TYPES,
+    ConsentRequired,
+    ErasureReport,
+    PrivacyConflict,
+    PrivacyRequest,
+    _aware,
+    _iso,
+    _now,
+)
+from backbeat.errors import ValidationError
 from backbeat.storage import (
     consents,
     erasures,
@@ -55,114 +59,7 @@ __all__ = [
     "GdprCompliance",
     "PrivacyConflict",
     "PrivacyRequest",
-    "create_gdpr_compliance",
 ]
-
-#: request type -> what is done; CCPA's names are aliases
-REQUEST_TYPES = {
-    "access": "access",
-    "portability": "portability",
-    "rectification": "rectification",
-    "erasure": "erasure",
-    "restriction": "restriction",
-    "objection": "objection",
-    "know": "access",
-    "delete": "erasure",
-    "correct": "rectification",
-    "opt_out": "objection",
-}
-OPEN = ("pending_verification", "verified", "in_progress")
-
-
-class PrivacyConflict(BackbeatError):
-    default_code = "privacy.conflict"
-    default_message = "The privacy request cannot be processed in its state."
-    http_status: ClassVar[int] = 409
-
-
-class ConsentRequired(BackbeatError):
-    """Processing for a purpose the subject has not consented to (or withdrew from)."""
-
-    default_code = "privacy.consent_required"
-    default_message = "No consent for {purpose}: this processing may not run for this user."
-    http_status: ClassVar[int] = 403
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    aware = _aware(value)
-    return aware.isoformat() if aware is not None else None
-
-
-@dataclass
-class PrivacyRequest:
-    id: str
-    type: str
-    jurisdiction: str
-    status: str
-    received_at: dt.datetime
-    due_at: dt.datetime
-    extended: bool = False
-    verified_at: dt.datetime | None = None
-    completed_at: dt.datetime | None = None
-    outcome: dict[str, Any] = field(default_factory=dict)
-    reason: str | None = None
-
-    def overdue(self, now: dt.datetime) -> bool:
-        return self.status in OPEN and self.due_at < now
-
-    def to_dict(self) -> dict[str, Any]:
-        def iso(v: dt.datetime | None) -> str | None:
-            return v.isoformat() if v else None
-
-        return {
-            "id": self.id,
-            "type": self.type,
-            "jurisdiction": self.jurisdiction,
-            "status": self.status,
-            "received_at": iso(self.received_at),
-            "due_at": iso(self.due_at),
-            "extended": self.extended,
-            "verified_at": iso(self.verified_at),
-            "completed_at": iso(self.completed_at),
-            "outcome": self.outcome,
-            "reason": self.reason,
-        }
-
-
-@dataclass
-class ErasureReport:
-    subject_ref: str
-    categories: dict[str, dict[str, Any]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"subject_ref": self.subject_ref, "categories": self.categories}
-
-
-def _request(row: Any) -> PrivacyRequest:
-    m = row._mapping
-    return PrivacyRequest(
-        id=m["id"],
-        type=m["type"],
-        jurisdiction=m["jurisdiction"],
-        status=m["status"],
-        received_at=_aware(m["received_at"]) or _now(),
-        due_at=_aware(m["due_at"]) or _now(),
-        extended=bool(m["extended"]),
-        verified_at=_aware(m["verified_at"]),
-        completed_at=_aware(m["completed_at"]),
-        outcome=json.loads(m["outcome"]) if m["outcome"] else {},
-        reason=m["reason"],
-    )
 
 
 class GdprCompliance:
@@ -316,11 +213,7 @@ class GdprCompliance:
                 path.unlink(missing_ok=True)
         return len(old)
 
-    # -- requests ----------------------------------------------------------------------
-
-    def _sign(self, request_id: str, nonce: str, expires: int) -> str:
-        message = f"{request_id}.{nonce}.{expires}".encode()
-        return hmac.new(self._token_key, message, hashlib.sha256).hexdigest()[:32]
+    # -- requests (see _requests.py) -------------------------------------------------
 
     async def process_data_subject_request(
         self,
@@ -332,272 +225,39 @@ class GdprCompliance:
         jurisdiction: str = "gdpr",
         changes: dict[str, Any] | None = None,
     ) -> PrivacyRequest:
-        """Open a request and mail its verification token; it is carried out once
-        :meth:`verify_request` gets the token."""
-        kind = REQUEST_TYPES.get(request_type)
-        if kind is None:
-            raise ValidationError(
-                "privacy.request_type",
-                details={"value": request_type[:40], "known": ", ".join(REQUEST_TYPES)},
-                message="Unknown request type {value!r}: use {known}.",
-            )
-        if verification_method != "email_token":
-            raise ValidationError(
-                "privacy.verification_method",
-                details={"value": verification_method[:40]},
-                message="Unknown verification method {value!r}: use email_token.",
-            )
-        if jurisdiction not in JURISDICTIONS:
-            raise ValidationError(
-                "privacy.jurisdiction",
-                details={"value": jurisdiction[:20], "known": ", ".join(JURISDICTIONS)},
-                message="Unknown jurisdiction {value!r}: use {known}.",
-            )
-        if not email or "@" not in email:
-            raise ValidationError(
-                "privacy.email_required",
-                details={"field": "email"},
-                message="An e-mail address ({field}) is needed to verify the request.",
-            )
-        if kind == "rectification" and not changes:
-            raise ValidationError(
-                "privacy.changes_required",
-                details={"field": "changes"},
-                message="A rectification request needs the corrections ({field}).",
-            )
-        now = self.clock()
-        request_id = secrets.token_hex(16)
-        nonce = secrets.token_urlsafe(18)
-        expires = now + self.token_ttl
-        stamp = int(expires.timestamp())
-        token = f"{nonce}.{self._sign(request_id, nonce, stamp)}.{stamp}"
-        ref = await self.subject_ref(user_id)
-        sealed = self.keyring.encrypt_text(email, associated_data=request_id.encode())
-        details = (
-            self.keyring.encrypt_text(json.dumps(changes), associated_data=request_id.encode())
-            if changes
-            else None
+        """Open a request and mail its verification code; it is carried out once
+        :meth:`verify_request` gets the code."""
+        return await _requests.process_data_subject_request(
+            self,
+            user_id,
+            request_type,
+            verification_method,
+            email=email,
+            jurisdiction=jurisdiction,
+            changes=changes,
         )
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                privacy_requests.insert().values(
-                    id=request_id,
-                    subject_id=user_id,
-                    subject_ref=ref,
-                    type=kind,
-                    jurisdiction=jurisdiction,
-                    status="pending_verification",
-                    email=sealed,
-                    details=details,
-                    received_at=now,
-                    due_at=due_date(now, jurisdiction),
-                    extended=False,
-                    token_hash=hashlib.sha256(nonce.encode()).hexdigest(),
-                    token_expires_at=expires,
-                )
-            )
-        await self.mailer.send(
-            email,
-            "Confirm your privacy request",
-            "Someone asked for the following about your account:\n"
-            f"  request: {kind}\n  reference: {request_id}\n\n"
-            "If it was you, confirm it with this code within "
-            f"{int(self.token_ttl.total_seconds() // 3600)} hours:\n\n"
-            f"  code: {token}\n\n"
-            "If it was not you, ignore this message: nothing will happen.\n",
-        )
-        await self._audit("privacy.request.received", ref, {"request": request_id, "type": kind})
-        return await self.get_request(request_id)
+
+    async def verify_request(self, request_id: str, token: str) -> PrivacyRequest:
+        """Check the e-mailed code, then carry the request out."""
+        return await _requests.verify_request(self, request_id, token)
 
     async def get_request(self, request_id: str) -> PrivacyRequest:
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(privacy_requests).where(privacy_requests.c.id == request_id)
-                )
-            ).first()
-        if row is None:
-            raise NotFound(
-                "privacy.request_not_found",
-                details={"request": request_id[:40]},
-                message="No privacy request {request}.",
-            )
-        return _request(row)
+        return await _requests.get_request(self, request_id)
 
     async def list_requests(
         self, *, overdue: bool = False, due_within: dt.timedelta | None = None
     ) -> list[PrivacyRequest]:
         """Requests, oldest first; ``overdue``: open ones past their due date;
         ``due_within``: open ones due before then."""
-        r = privacy_requests.c
-        query = sa.select(privacy_requests).order_by(r.received_at)
-        now = self.clock()
-        if overdue or due_within is not None:
-            limit = now if overdue else now + (due_within or dt.timedelta(0))
-            query = query.where(r.status.in_(OPEN), r.due_at < limit)
-        async with self.engine.connect() as conn:
-            return [_request(row) for row in await conn.execute(query)]
-
-    @staticmethod
-    def _token_error(code: str, request_id: str) -> SecurityError:
-        details = {"request": request_id[:40]}
-        if code == "privacy.token_used":
-            return SecurityError(
-                "privacy.token_used",
-                details=details,
-                message="This verification code was already used.",
-            )
-        if code == "privacy.token_expired":
-            return SecurityError(
-                "privacy.token_expired",
-                details=details,
-                message="This verification code has expired: make the request again.",
-            )
-        return SecurityError(
-            "privacy.token_invalid", details=details, message="This verification code is not valid."
-        )
-
-    async def _refuse_token(self, request_id: str, code: str) -> SecurityError:
-        request = None
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(privacy_requests.c.subject_ref).where(
-                        privacy_requests.c.id == request_id
-                    )
-                )
-            ).first()
-            request = row[0] if row else "unknown"
-        await self._audit(
-            "privacy.request.verify", request, {"request": request_id[:40]}, error=code
-        )
-        return self._token_error(code, request_id)
-
-    async def verify_request(self, request_id: str, token: str) -> PrivacyRequest:
-        """Check the e-mailed token, then carry the request out."""
-        parts = token.strip().split(".")
-        if len(parts) != 3:
-            raise await self._refuse_token(request_id, "privacy.token_invalid")
-        nonce, signature, expires_text = parts
-        if not (expires_text.isascii() and expires_text.isdigit()) or not hmac.compare_digest(
-            signature.encode(), self._sign(request_id, nonce, int(expires_text)).encode()
-        ):
-            raise await self._refuse_token(request_id, "privacy.token_invalid")
-        now = self.clock()
-        r = privacy_requests.c
-        async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(sa.select(privacy_requests).where(r.id == request_id))
-            ).first()
-            if row is None:
-                raise await self._refuse_token(request_id, "privacy.token_invalid")
-            m = row._mapping
-            if m["token_used_at"] is not None or m["status"] != "pending_verification":
-                raise await self._refuse_token(request_id, "privacy.token_used")
-            expires = _aware(m["token_expires_at"])
-            if expires is None or expires < now or int(expires_text) < int(now.timestamp()):
-                raise await self._refuse_token(request_id, "privacy.token_expired")
-            digest = hashlib.sha256(nonce.encode()).hexdigest()
-            if not hmac.compare_digest(digest, m["token_hash"] or ""):
-                raise await self._refuse_token(request_id, "privacy.token_invalid")
-            claimed = await conn.execute(
-                privacy_requests.update()
-                .where(r.id == request_id, r.token_used_at.is_(None))
-                .values(token_used_at=now, verified_at=now, status="verified")
-            )
-            if claimed.rowcount != 1:  # pragma: no cover - a concurrent use won
-                raise await self._refuse_token(request_id, "privacy.token_used")
-        await self._audit("privacy.request.verified", m["subject_ref"], {"request": request_id})
-        return await self._carry_out(request_id)
-
-    async def _set_status(self, request_id: str, status: str, **values: Any) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                privacy_requests.update()
-                .where(privacy_requests.c.id == request_id)
-                .values(status=status, **values)
-            )
-
-    async def _carry_out(self, request_id: str) -> PrivacyRequest:
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(privacy_requests).where(privacy_requests.c.id == request_id)
-                )
-            ).first()
-        assert row is not None
-        m = row._mapping
-        subject, ref, kind = m["subject_id"], m["subject_ref"], m["type"]
-        await self._set_status(request_id, "in_progress")
-        await self._audit("privacy.request.in_progress", ref, {"request": request_id})
-        try:
-            if kind in ("access", "portability"):
-                archive = await self.export_subject(subject)
-                folder = self.data_dir / "privacy" / "exports"
-                folder.mkdir(parents=True, exist_ok=True)
-                path = folder / f"{request_id}.zip"
-                path.write_bytes(archive)
-                os.chmod(path, 0o600)
-                counts = json.loads(zipfile.ZipFile(io.BytesIO(archive)).read("manifest.json"))
-                outcome: dict[str, Any] = {
-                    "export": f"{request_id}.zip",
-                    "rows": {c["category"]: c["rows"] for c in counts["categories"]},
-                }
-            elif kind == "erasure":
-                report = await self.erase_subject(subject, request_id=request_id)
-                outcome = {
-                    "erased": {k: v["rows"] for k, v in report.categories.items()},
-                }
-            elif kind == "rectification":
-                changes = json.loads(
-                    self.keyring.decrypt(m["details"], associated_data=request_id.encode())
-                )
-                outcome = {"rectified": await self.rectify_subject(subject, changes)}
-            else:  # restriction, objection: processing stops for every purpose on record
-                outcome = {"withdrawn": await self._withdraw_all(subject, source=request_id)}
-        except BackbeatError as exc:
-            await self._set_status(
-                request_id, "rejected", completed_at=self.clock(), reason=exc.code[:200]
-            )
-            await self._audit(
-                "privacy.request.rejected", ref, {"request": request_id}, error=exc.code
-            )
-            raise
-        closed: dict[str, Any] = {"completed_at": self.clock(), "outcome": json.dumps(outcome)}
-        if kind == "erasure":
-            closed.update(subject_id=None, email=None, details=None)
-        await self._set_status(request_id, "completed", **closed)
-        await self._audit("privacy.request.completed", ref, {"request": request_id, "type": kind})
-        return await self.get_request(request_id)
+        return await _requests.list_requests(self, overdue=overdue, due_within=due_within)
 
     async def extend_request(self, request_id: str, reason: str) -> PrivacyRequest:
         """Use the extension the law allows (GDPR two months, CCPA 45 days), with the reason."""
-        request = await self.get_request(request_id)
-        if request.status not in OPEN or request.extended:
-            raise PrivacyConflict(
-                "privacy.cannot_extend",
-                details={"request": request_id, "status": request.status},
-                message="Request {request} ({status}) cannot be extended.",
-            )
-        due = due_date(request.received_at, request.jurisdiction, extended=True)
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                privacy_requests.update()
-                .where(privacy_requests.c.id == request_id)
-                .values(due_at=due, extended=True, reason=reason[:200])
-            )
-        return await self.get_request(request_id)
+        return await _requests.extend_request(self, request_id, reason)
 
     async def export_path(self, request_id: str) -> Path:
-        request = await self.get_request(request_id)
-        path = self.data_dir / "privacy" / "exports" / f"{request_id}.zip"
-        if request.status != "completed" or not path.exists():
-            raise PrivacyConflict(
-                "privacy.export_not_ready",
-                details={"request": request_id, "status": request.status},
-                message="Request {request} has no export ({status}).",
-            )
-        return path
+        """The ZIP of a completed access or portability request."""
+        return await _requests.export_path(self, request_id)
 
     # -- the subject's data ------------------------------------------------------------
 
@@ -901,50 +561,3 @@ class GdprCompliance:
     def user_cache_key(subject: str, key: str) -> str:
         """A per-user cache key that erasure purges (``bb:user:<id>:<key>``)."""
         return f"{USER_CACHE_PREFIX}{subject}:{key}"
-
-
-def _mailer(settings: Any) -> Mailer:
-    url = settings.smtp_url.get_secret_value() if settings.smtp_url is not None else ""
-    return Mailer(outbox=settings.data_dir / "outbox", smtp_url=url, sender=settings.mail_from)
-
-
-def create_gdpr_compliance(source: Any = None, **options: Any) -> GdprCompliance:
-    """The seed's ``create_gdpr_compliance()``: from a ``Toolkit`` (its database, keyring,
-    cache, audit trail and Redis), from ``Settings``, or from the environment."""
-    from backbeat.settings import Settings
-
-    if source is None:
-        source = Settings.from_env()
-    if isinstance(source, Settings):
-        from backbeat.audit import AuditStore, AuditTrail, Sealer
-        from backbeat.security import Keyring, local_keyring
-        from backbeat.storage import create_engine
-
-        settings = source
-        engine = create_engine(settings.database_url)
-        if settings.encryption_key is not None:
-            keyring = Keyring.from_string(settings.encryption_key.get_secret_value())
-        elif settings.encryption_key_file is not None:
-            keyring = Keyring.from_file(settings.encryption_key_file)
-        else:
-            keyring = local_keyring(settings)[0]
-        trail = AuditTrail(AuditStore(engine, Sealer(keyring)), enabled=settings.enable_audit_logs)
-        defaults: dict[str, Any] = {"audit": trail}
-    else:
-        settings = source.settings
-        engine = source.database_engine()
-        keyring = source.audit_keyring()
-        defaults = {
-            "cache": source.cache,
-            "audit": source.audit,
-            "redis": source.redis_client() if settings.redis_url else None,
-        }
-    return GdprCompliance(
-        engine,
-        keyring,
-        data_dir=settings.data_dir,
-        mailer=_mailer(settings),
-        models=settings.data_dir / "models",
-        retention=settings.retention_policies(),
-        **{**defaults, **options},
-    )

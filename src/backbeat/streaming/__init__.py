@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from backbeat.streaming._abr import (
+    ALGORITHMS,
     AbrAlgorithm,
     AbrState,
     Bola,
@@ -45,6 +46,7 @@ from backbeat.streaming._simulate import (
 )
 
 __all__ = [
+    "ALGORITHMS",
     "AUDIO_TRANSPARENCY_KBPS",
     "DEFAULT_LADDER",
     "AbrAlgorithm",

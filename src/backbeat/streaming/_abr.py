@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,6 +38,7 @@ import numpy as np
 from backbeat.streaming._errors import streaming_error
 
 __all__ = [
+    "ALGORITHMS",
     "AbrAlgorithm",
     "AbrState",
     "Bola",
@@ -100,11 +102,14 @@ def _effective_kbps(state: AbrState, window: int = 5) -> float:
     return estimate
 
 
-class AbrAlgorithm:
+class AbrAlgorithm(ABC):
+    """A decision rule: :meth:`choose` the rung of the next segment."""
+
     name = "abr"
 
-    def choose(self, state: AbrState) -> int:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    @abstractmethod
+    def choose(self, state: AbrState) -> int:
+        """The rung (index into ``state.ladder_kbps``) to fetch next."""
 
 
 @dataclass
@@ -387,3 +392,14 @@ class FastMpc(RobustMpc):
         ti = min(max(ti, 0), self.bins - 1)
         bi = min(max(bi, 0), self._buffers - 1)
         return int(self._table[state.last_rung][ti][bi])
+
+
+#: The algorithms by name, as ``backbeat stream simulate --abr`` takes them.
+ALGORITHMS: dict[str, type[AbrAlgorithm]] = {
+    "throughput": ThroughputRule,
+    "buffer": BufferBased,
+    "bola": Bola,
+    "mpc": RobustMpc,
+    "fastmpc": FastMpc,
+    "dynamic": Dynamic,
+}
