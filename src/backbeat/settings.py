@@ -86,6 +86,7 @@ _ACCEPTED: dict[str, str] = {
     "rate_limit_fail_open": "true or false: serve requests when the limiter's store is down",
     "cors_origins": "a comma-separated list of origins such as https://app.example.com",
     "jwt_secret": "a secret of at least 32 characters (HS256 bearer tokens)",
+    "console_vendor": "a directory holding npm packages (hls.js) for the console",
     "media_root": "a directory whose files POST /v1/tracks may name by `audio_path`",
     "log_format": "json or text",
     "queue_name": "a Redis key prefix for the analysis job queue",
@@ -169,6 +170,8 @@ class Settings(BaseSettings):
     queue_name: str = Field("backbeat:analysis", validation_alias="BACKBEAT_QUEUE_NAME")
     # Optional: a folder on the server that uploads may reference instead of sending bytes.
     media_root: Path | None = Field(None, validation_alias="BACKBEAT_MEDIA_ROOT")
+    # Where `make serve` installed hls.js from npm (default <data_dir>/node/node_modules).
+    console_vendor: Path | None = Field(None, validation_alias="BACKBEAT_CONSOLE_VENDOR")
     # Retrain the recommendation model from stored events every N hours (0: never; the
     # default, so that nothing trains behind an operator's back on the embedded default).
     retrain_interval_h: float = Field(0.0, ge=0, validation_alias="BACKBEAT_RETRAIN_INTERVAL_H")

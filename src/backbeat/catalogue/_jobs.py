@@ -25,6 +25,11 @@ MAX_ATTEMPTS = 4
 LEASE = dt.timedelta(minutes=5)
 
 
+def _iso(value: dt.datetime | None) -> str | None:
+    stamp = aware(value)
+    return stamp.isoformat() if stamp is not None else None
+
+
 def _job(row: Any) -> Job:
     return Job(row.track_id, row.audio_sha256, row.status, row.attempts, row.error_code)
 
@@ -183,6 +188,60 @@ class JobRepository:
                     updated_at=stamp,
                 )
             )
+
+    async def failed(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Jobs that gave up, newest first, with their tracks' names (for operators)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(analysis_jobs, tracks.c.name)
+                .join(tracks, tracks.c.id == analysis_jobs.c.track_id, isouter=True)
+                .where(analysis_jobs.c.status == "failed")
+                .order_by(analysis_jobs.c.updated_at.desc())
+                .limit(limit)
+            )
+            return [
+                {
+                    "track_id": r.track_id,
+                    "name": r.name,
+                    "attempts": r.attempts,
+                    "error_code": r.error_code,
+                    "failed_at": _iso(r.updated_at),
+                }
+                for r in rows
+            ]
+
+    async def retry(self, track_id: str) -> Job | None:
+        """Queue a failed job again with fresh attempts; ``None`` if it is not failed."""
+        stamp = now()
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(analysis_jobs).where(
+                        analysis_jobs.c.track_id == track_id, analysis_jobs.c.status == "failed"
+                    )
+                )
+            ).first()
+            if row is None:
+                return None
+            done = await conn.execute(
+                analysis_jobs.update()
+                .where(
+                    analysis_jobs.c.track_id == track_id,
+                    analysis_jobs.c.status == "failed",
+                    analysis_jobs.c.updated_at == row.updated_at,
+                )
+                .values(
+                    status="queued",
+                    attempts=0,
+                    not_before=stamp,
+                    lease_until=None,
+                    error_code=None,
+                    updated_at=stamp,
+                )
+            )
+            if done.rowcount != 1:
+                return None
+        return Job(row.track_id, row.audio_sha256, "queued", 0, None)
 
     # -- heartbeats --------------------------------------------------------------
 

@@ -76,6 +76,7 @@ USER_FACING = (
     "analytics.",
     "billing.",
     "privacy.",
+    "operations.",
 )
 
 

@@ -31,6 +31,7 @@ from backbeat.server._admin import router as admin_router
 from backbeat.server._analytics import router as analytics_router
 from backbeat.server._auth import token_service
 from backbeat.server._billing import router as billing_router
+from backbeat.server._console import router as console_router
 from backbeat.server._context import RequestContextMiddleware
 from backbeat.server._credentials import router as credentials_router
 from backbeat.server._deps import ResultCache, Services
@@ -41,6 +42,7 @@ from backbeat.server._limits import LazyRateLimit
 from backbeat.server._metrics import MetricsMiddleware
 from backbeat.server._metrics import router as metrics_router
 from backbeat.server._monitoring import router as monitoring_router
+from backbeat.server._operations import router as operations_router
 from backbeat.server._playback import router as playback_router
 from backbeat.server._privacy import privacy_maintenance
 from backbeat.server._privacy import router as privacy_router
@@ -145,6 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(monitoring_router)
     app.include_router(analytics_router)
+    app.include_router(operations_router)
+    app.include_router(console_router)
     app.state.metrics = ServiceMetrics()
     app.add_middleware(LazyRateLimit)
     app.add_middleware(MetricsMiddleware)

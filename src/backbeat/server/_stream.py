@@ -202,3 +202,34 @@ async def stream_file(
         return Response(status_code=304, headers=headers)
     media = "video/mp4" if name.endswith(".mp4") else "video/iso.segment"
     return FileResponse(path, media_type=media, headers=headers)
+
+
+@router.get(
+    "/{track}/audio",
+    summary="The track's original audio file (byte ranges; API key or signed URL)",
+    response_class=FileResponse,
+)
+async def original_audio(
+    track: str,
+    request: Request,
+    catalogue: CatalogueDep,
+    services: ServicesDep,
+    expires: int | None = None,
+    sig: Annotated[str | None, Query(max_length=64, pattern="^[0-9a-f]{1,64}$")] = None,
+) -> Response:
+    """For players without HLS: the stored file as uploaded, under the same authority as
+    the stream (the ``expires``/``sig`` of ``POST .../stream/url`` work here too)."""
+    await _authorise(request, services, track, expires, sig)
+    record = await catalogue.tracks.get(track)
+    if record is None or not record.audio_path or not record.audio_sha256:
+        raise NotFound(
+            "streaming.no_audio_stored",
+            details={"track": track[:40]},
+            message="Track {track} has no stored audio.",
+        )
+    path = catalogue.media.path(record.audio_path)
+    etag = f'"{record.audio_sha256[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return FileResponse(path, headers=headers)
