@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: serve test test-deps lint typecheck pytest bench eval-deps eval-audio clean
+.PHONY: serve console-deps test test-deps lint typecheck pytest bench eval-deps eval-audio clean
 
 # A stamp per install flavour; editing pyproject.toml refreshes the venv.
 $(BIN)/python:
@@ -21,7 +21,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[all,dev]'
 	@touch $@ $(VENV)/.installed-all
 
-serve: $(VENV)/.installed-all
+# The console plays HLS through hls.js where the browser has no native HLS: installed
+# from the npm registry when npm is there; without it the console plays original files.
+console-deps:
+	@[ -f $(HLS_JS) ] || ! command -v npm >/dev/null \
+		|| npm install --silent --no-audit --no-fund --prefix var/node hls.js@1.7.4 \
+		|| echo "hls.js not installed: the console will play original files"
+
+serve: $(VENV)/.installed-all console-deps
 	$(BIN)/backbeat serve
 
 lint: $(VENV)/.installed-dev

@@ -3,9 +3,7 @@ real ``backbeat serve`` packaged, from a signed URL; audio time advances; thrott
 network (Chromium's own network emulation) makes the player switch down; the page's
 telemetry reaches ``/metrics``.
 
-Needs ``chromium`` (Debian), ``playwright`` (PyPI, driving that binary: it downloads no
-browser) and hls.js from the npm registry under ``var/node`` (``make test-deps`` installs
-both; the test installs hls.js itself if npm is there).
+Needs what ``tests/_browser.py`` lists.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -22,14 +19,11 @@ from pathlib import Path
 
 import httpx2 as httpx
 import numpy as np
-import pytest
 import soundfile as sf
 
+from tests._browser import HLS_JS, launch, require_browser
 from tests._http import wait_http
-from tests.conftest import REQUIRE_SERVICES
 
-ROOT = Path(__file__).resolve().parents[2]
-HLS_JS = ROOT / "var" / "node" / "node_modules" / "hls.js" / "dist" / "hls.min.js"
 BACKBEAT = str(Path(sys.executable).with_name("backbeat"))
 TRACK = "4uLU6hMCjMI75M1A2tKUQC"
 
@@ -61,45 +55,13 @@ PLAYER = """([src, key, session, track]) => {
 }"""
 
 
-def _requirements() -> None:
-    missing = []
-    if shutil.which("chromium") is None:
-        missing.append("chromium (apt-get install chromium)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        missing.append("playwright (pip)")
-    if not HLS_JS.exists() and shutil.which("npm"):
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--silent",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(ROOT / "var" / "node"),
-                "hls.js@1.7.4",
-            ],
-            check=False,
-            timeout=300,
-        )
-    if not HLS_JS.exists():
-        missing.append("hls.js (make test-deps)")
-    if missing:
-        message = "browser test needs " + ", ".join(missing)
-        if REQUIRE_SERVICES:
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 def _metric(text: str, series: str) -> float:
     found = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 
 
 def test_hls_js_plays_switches_down_and_reports(tmp_path: Path, free_port: int) -> None:
-    _requirements()
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     env = {
@@ -154,11 +116,7 @@ def test_hls_js_plays_switches_down_and_reports(tmp_path: Path, free_port: int) 
         url = httpx.post(f"{base}/v1/tracks/{TRACK}/stream/url?ttl_s=600", headers=headers)
         src = url.json()["url"]
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=shutil.which("chromium"),
-                headless=True,
-                args=["--autoplay-policy=no-user-gesture-required", "--no-sandbox"],
-            )
+            browser = launch(pw)
             try:
                 page = browser.new_page()
                 page.route(

@@ -29,7 +29,9 @@ from backbeat.spotify import AUDIO_FEATURE_RANGES, TUNABLE
 __all__ = ["CONSOLE_DIR", "router"]
 
 CONSOLE_DIR = Path(__file__).parent / "console"
-_ASSET = re.compile(r"^(?:[a-z][a-z0-9_-]{0,40}\.(?:html|js|css|svg)|locales/[a-zA-Z_]{2,8}\.json)$")
+_ASSET = re.compile(
+    r"^(?:[a-z][a-z0-9_-]{0,40}\.(?:html|js|css|svg)|locales/[a-zA-Z_]{2,8}\.json)$"
+)
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
