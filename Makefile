@@ -42,14 +42,16 @@ typecheck: $(VENV)/.installed-dev
 # apt-get can install it (root); otherwise those tests skip, or fail in CI.
 # Debian's SoftHSM2, Prometheus and Alertmanager for the integration tests (root + apt only).
 TEST_PACKAGES := softhsm2:softhsm2-util prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager chromium:chromium
-# hls.js for the browser test, from the npm registry (never a CDN, never committed).
+# hls.js for the browser tests, from the npm registry (never a CDN, never committed).
 HLS_JS := var/node/node_modules/hls.js/dist/hls.min.js
+# axe-core: the console test's accessibility checks (injected by the test, never served).
+AXE_JS := var/node/node_modules/axe-core/axe.min.js
 test-deps:
 	@missing=""; for p in $(TEST_PACKAGES); do command -v $${p#*:} >/dev/null || missing="$$missing $${p%%:*}"; done; \
 	[ -z "$$missing" ] || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] \
 		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing)
-	@[ -f $(HLS_JS) ] || ! command -v npm >/dev/null \
-		|| npm install --silent --no-audit --no-fund --prefix var/node hls.js@1.7.4
+	@[ -f $(HLS_JS) ] && [ -f $(AXE_JS) ] || ! command -v npm >/dev/null \
+		|| npm install --silent --no-audit --no-fund --prefix var/node hls.js@1.7.4 axe-core@4.10.3
 
 pytest: $(VENV)/.installed-dev test-deps
 	$(BIN)/pytest

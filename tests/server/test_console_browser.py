@@ -21,7 +21,13 @@ from typing import Any
 import httpx2 as httpx
 import soundfile as sf
 
-from tests._browser import ARTIFACTS, NODE_MODULES, launch, require_browser
+from tests._browser import (
+    ARTIFACTS,
+    NODE_MODULES,
+    accessibility_violations,
+    launch,
+    require_browser,
+)
 from tests._http import wait_http
 from tests.audio._synth import RATE, groove
 
@@ -118,6 +124,7 @@ def test_console_end_to_end(tmp_path: Path, free_port: int) -> None:
                 assert "notes.wav" in page.text_content("#alert")
                 assert "decoded" in page.text_content("#alert")
                 page.screenshot(path=str(SHOTS / "catalogue.png"), full_page=True)
+                assert accessibility_violations(page) == []
                 row = page.locator("#tracks tbody tr:has-text('first-groove')")
                 track = row.get_attribute("data-id")
                 assert track
@@ -157,6 +164,7 @@ def test_console_end_to_end(tmp_path: Path, free_port: int) -> None:
                     timeout=20_000,
                 )
                 page.screenshot(path=str(SHOTS / "track.png"), full_page=True)
+                assert accessibility_violations(page) == []
                 # Playground: a slider change asks again; the list is the API's.
                 page.goto(f"{base}/console/#/playground")
                 page.wait_for_selector("#results li[data-id]")
@@ -175,6 +183,7 @@ def test_console_end_to_end(tmp_path: Path, free_port: int) -> None:
                 assert shown == [t["id"] for t in expected["tracks"]]
                 assert json.loads(page.text_content("#seeds-block")) == expected["seeds"]
                 page.screenshot(path=str(SHOTS / "playground.png"), full_page=True)
+                assert accessibility_violations(page) == []
                 # Operations: a key created (shown once) and revoked.
                 page.goto(f"{base}/console/#/operations")
                 page.wait_for_selector("#audit-status[data-ok='true']")
@@ -197,6 +206,23 @@ def test_console_end_to_end(tmp_path: Path, free_port: int) -> None:
                 assert page.evaluate("document.documentElement.lang") == "ar"
                 assert page.text_content("#ops-keys-title") != "API keys"
                 page.screenshot(path=str(SHOTS / "operations-ar.png"), full_page=True)
+                assert accessibility_violations(page) == []
+                # A read-only key: no upload, no operations.
+                reader = httpx.post(
+                    f"{base}/v1/admin/keys",
+                    json={"name": "viewer", "scopes": ["read"]},
+                    headers=api,
+                ).json()["key"]
+                viewer = browser.new_page()
+                viewer.goto(f"{base}/console/")
+                viewer.fill("#key", reader)
+                viewer.click("form.signin button[type=submit]")
+                viewer.wait_for_selector("#tracks tbody tr[data-id]")
+                assert viewer.locator("#upload-input").count() == 0
+                assert viewer.is_hidden("#nav a[href='#/operations']")
+                viewer.goto(f"{base}/console/#/operations")
+                viewer.wait_for_selector("main .notice")
+                assert viewer.locator("#keys").count() == 0
                 assert errors == []
             finally:
                 browser.close()

@@ -84,12 +84,13 @@ export async function render(main, { showError, clearError }) {
   return () => { if (stopPolling) stopPolling(); };
 
   function uploader(done, showError, clearError) {
-    const input = h("input", { type: "file", id: "upload-input", accept: "audio/*", multiple: true, class: "visually-hidden" });
+    const input = h("input", { type: "file", id: "upload-input", accept: "audio/*", multiple: true, hidden: true });
     const artist = h("input", { type: "text", id: "upload-artist", value: t("upload.default_artist") });
     const list = h("ul", { class: "uploads", "aria-live": "polite" });
-    const zone = h("div", { class: "drop", id: "drop", tabindex: 0, role: "button", "aria-describedby": "drop-help" },
+    const zone = h("div", { class: "drop", id: "drop" },
       h("p", { id: "drop-help" }, t("upload.drop")),
-      h("label", { for: "upload-input" }, h("span", { class: "muted" }, t("upload.choose"))), " ", input);
+      h("button", { type: "button", class: "secondary", id: "choose", "aria-describedby": "drop-help", onclick: () => input.click() }, t("upload.choose")),
+      input);
     const send = async (files) => {
       clearError();
       for (const file of files) {
@@ -117,7 +118,6 @@ export async function render(main, { showError, clearError }) {
       }
     };
     input.addEventListener("change", () => { send([...input.files]); input.value = ""; });
-    zone.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
     zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
     zone.addEventListener("dragleave", () => zone.classList.remove("over"));
     zone.addEventListener("drop", (e) => { e.preventDefault(); zone.classList.remove("over"); send([...e.dataTransfer.files]); });
