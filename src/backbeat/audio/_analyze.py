@@ -18,7 +18,7 @@ from backbeat.audio._decode import (
     resampled_mono,
 )
 from backbeat.audio._descriptors import DESCRIPTORS, calibrated, raw_features
-from backbeat.audio._frontend import Frames, FrontEnd
+from backbeat.audio._frontend import REFERENCE_LUFS, Frames, FrontEnd
 from backbeat.audio._loudness import SILENCE_LUFS, LoudnessMeter, gated_loudness
 from backbeat.audio._models import (
     AudioAnalysis,
@@ -72,13 +72,21 @@ def _front_end(source: AudioSource, sample_rate: int) -> tuple[Frames, LoudnessM
 
         for mono in resampled_mono(metered(), stream.sample_rate, sample_rate):
             front.feed(mono)
-        frames = front.finish()
+        frames = front.finish(power_gain=_power_gain(meter.integrated()))
     if frames.duration < MIN_DURATION_S:
         raise AudioTooShortError(
             details={"seconds": round(frames.duration, 3), "minimum": MIN_DURATION_S},
             message="The audio lasts {seconds} s; analysis needs at least {minimum} s.",
         )
     return frames, meter
+
+
+def _power_gain(loudness: float) -> float:
+    """The power factor that brings a track to :data:`REFERENCE_LUFS` (within 40 dB;
+    1 for silence): what the analysis reads is then the same at any playback gain."""
+    if loudness <= SILENCE_LUFS:
+        return 1.0
+    return float(10 ** (min(40.0, max(-40.0, REFERENCE_LUFS - loudness)) / 10))
 
 
 def _key_of(

@@ -23,15 +23,25 @@ states its data, its date and each model's fit quality):
 
 - ``logistic``: a probability from logistic regression on labelled harness clips
   (speechiness: speech vs music; instrumentalness: music vs music with a voice;
-  acousticness: acoustic vs electronic instrument programs; danceability: drum
-  grooves vs non-dance material; liveness: clips with added hall reverberation
+  acousticness: acoustic vs electronic instrument programs; liveness: clips with added
+  hall reverberation
   and crowd noise vs dry renders);
-- ``quantile``: a transparent linear score (weights stated in the file) mapped
-  through its empirical distribution on the harness corpus, so 0.5 is the
-  corpus median (energy: loudness, onset rate, flatness, brightness, low
-  dynamics; valence: mode, tempo, brightness, key strength after the cues that
-  Gabrielsson & Lindström 2010 review, a heuristic: no listener ratings exist
-  that backbeat could fit to).
+- ``graded`` (danceability, energy, valence: :data:`GRADED`): scales, not class
+  probabilities. Each documented ingredient goes through a smooth, monotone map
+  with stated anchors (a logistic around a midpoint, or a bell around a preferred
+  tempo) and the maps are combined with stated weights, so a value moves by a
+  graded amount when an ingredient does and never sticks at 0 or 1 while any
+  ingredient can still move. Danceability is a weighted *geometric* mean (a track
+  with no steady pulse is not danceable however bright it is) of tempo suitability
+  (bell around 120 BPM in octaves), pulse clarity, beat strength and regularity (the
+  DFA exponent: Streich & Herrera 2005); energy a weighted arithmetic mean of
+  loudness, onset rate, brightness, noisiness (zero-crossing rate) and compression (Spotify's list:
+  "dynamic range, perceived loudness, timbre, onset rate, and general entropy");
+  valence of major mode (signed by its confidence), tempo, brightness and
+  articulation density, the happy/sad cues Gabrielsson & Lindström (2010) review (a
+  heuristic: no listener ratings exist that backbeat could fit to). Every ingredient
+  but loudness is read at the reference level (``REFERENCE_LUFS``), so only energy
+  depends on playback gain, through loudness, by at most its weight.
 """
 
 from __future__ import annotations
@@ -52,7 +62,7 @@ from backbeat.audio._structure import onset_peaks
 from backbeat.audio._tonal import Key
 from backbeat.spotify import DESCRIPTORS
 
-__all__ = ["DESCRIPTORS", "calibrated", "dfa_exponent", "raw_features"]
+__all__ = ["DESCRIPTORS", "GRADED", "calibrated", "dfa_exponent", "graded", "raw_features"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -102,7 +112,7 @@ def raw_features(
     """Every raw feature the calibrated descriptors read, by name."""
     rate = frames.frame_rate
     rms = frames.rms.astype(np.float64)
-    audible = rms > 1e-4
+    audible = rms * frames.level_gain > 1e-4  # at the reference level: gain-independent
     level = 20 * np.log10(np.maximum(rms[audible], 1e-5)) if audible.any() else np.zeros(1)
     mel = frames.mel.astype(np.float64)
     total_energy = mel.sum() + 1e-12
@@ -152,6 +162,8 @@ def raw_features(
         "treble_share": float(mel[:, centres > 5000.0].sum() / total_energy),
         "key_strength": key.key_confidence,
         "mode": float(key.mode),
+        # +1 certain major, -1 certain minor, 0 undecided, mapped to [0, 1]
+        "major": 0.5 + 0.5 * (1.0 if key.mode == 1 else -1.0) * key.mode_confidence,
         "chroma_stability": stability,
         "pitch_salience": math.log10(max(salience, 1e-12)),
         "modulation_4hz": _modulation_ratio(frames),
@@ -171,11 +183,126 @@ def _linear(model: dict[str, Any], raw: dict[str, float]) -> float:
     return float(z @ np.asarray(model["coef"]) + float(model.get("intercept", 0.0)))
 
 
+#: The graded descriptors: ingredients, their maps and weights (see the module's doc).
+#: ``logistic``: 1 / (1 + exp(-(x - midpoint) / scale)) (a negative scale decreases);
+#: ``log_logistic``: the same on ln x against ln midpoint; ``bell``: exp(-(log2(x /
+#: centre))^2 / (2 width^2)), octaves from a preferred value; ``unit``: x clipped to [0, 1].
+GRADED: dict[str, dict[str, Any]] = {
+    "danceability": {
+        "combine": "geometric",
+        "ingredients": [
+            {"feature": "tempo", "map": "bell", "centre": 120.0, "width": 0.5, "weight": 0.3},
+            {"feature": "pulse_clarity", "map": "unit", "weight": 0.25},
+            {
+                "feature": "beat_strength",
+                "map": "log_logistic",
+                "midpoint": 5.0,
+                "scale": 0.5,
+                "weight": 0.25,
+            },
+            {"feature": "dfa", "map": "logistic", "midpoint": 0.75, "scale": -0.1, "weight": 0.2},
+        ],
+    },
+    "energy": {
+        "combine": "arithmetic",
+        "ingredients": [
+            {
+                "feature": "loudness",
+                "map": "logistic",
+                "midpoint": -18.0,
+                "scale": 5.0,
+                "weight": 0.35,
+            },
+            {
+                "feature": "onset_rate",
+                "map": "logistic",
+                "midpoint": 3.0,
+                "scale": 1.5,
+                "weight": 0.25,
+            },
+            {
+                "feature": "centroid",
+                "map": "logistic",
+                "midpoint": 1.5,
+                "scale": 0.6,
+                "weight": 0.15,
+            },
+            # noisiness as the zero-crossing rate: spectral flatness would read the
+            # quantisation noise of a quiet 16-bit file as noise
+            {"feature": "zcr", "map": "logistic", "midpoint": 0.1, "scale": 0.04, "weight": 0.15},
+            {
+                "feature": "loudness_range",
+                "map": "logistic",
+                "midpoint": 6.0,
+                "scale": -3.0,
+                "weight": 0.1,
+            },
+        ],
+    },
+    "valence": {
+        "combine": "arithmetic",
+        "ingredients": [
+            {"feature": "major", "map": "unit", "weight": 0.4},
+            {
+                "feature": "tempo",
+                "map": "logistic",
+                "midpoint": 110.0,
+                "scale": 25.0,
+                "weight": 0.25,
+            },
+            {
+                "feature": "centroid",
+                "map": "logistic",
+                "midpoint": 1.5,
+                "scale": 0.6,
+                "weight": 0.15,
+            },
+            {
+                "feature": "onset_rate",
+                "map": "logistic",
+                "midpoint": 3.0,
+                "scale": 1.5,
+                "weight": 0.2,
+            },
+        ],
+    },
+}
+
+
+def _mapped(spec: dict[str, Any], x: float) -> float:
+    kind = spec["map"]
+    if kind == "unit":
+        return min(1.0, max(0.0, x))
+    if kind == "bell":
+        if x <= 0:
+            return 0.0
+        return math.exp(-(math.log2(x / spec["centre"]) ** 2) / (2 * spec["width"] ** 2))
+    if kind == "log_logistic":
+        z = (math.log(max(x, 1e-9)) - math.log(spec["midpoint"])) / spec["scale"]
+    else:
+        z = (x - spec["midpoint"]) / spec["scale"]
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def graded(name: str, raw: dict[str, float]) -> float:
+    """A graded descriptor of :data:`GRADED` from the raw features."""
+    spec = GRADED[name]
+    parts = [(_mapped(i, raw[i["feature"]]), float(i["weight"])) for i in spec["ingredients"]]
+    total = sum(weight for _, weight in parts)
+    if spec["combine"] == "geometric":
+        return math.exp(sum(w * math.log(max(v, 1e-3)) for v, w in parts) / total)
+    return sum(v * w for v, w in parts) / total
+
+
 def calibrated(raw: dict[str, float]) -> dict[str, float]:
-    """Each descriptor in [0, 1] from the raw features and ``calibration.json``."""
+    """Each descriptor in [0, 1] from the raw features, :data:`GRADED` and
+    ``calibration.json``."""
     models = calibration()["descriptors"]
     out: dict[str, float] = {}
     for name in DESCRIPTORS:
+        if name in GRADED:
+            out[name] = round(graded(name, raw), 4)
+            continue
         model = models[name]
         score = _linear(model, raw)
         if model["kind"] == "logistic":

@@ -27,7 +27,7 @@ import numpy.typing as npt
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["Frames", "FrontEnd", "mel_filterbank"]
+__all__ = ["REFERENCE_LUFS", "Frames", "FrontEnd", "mel_filterbank"]
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -44,6 +44,7 @@ N_SEMITONES = 84  # C1 .. B7
 FLUX_BANDS_PER_OCTAVE = 24
 FLUX_FMIN, FLUX_FMAX = 30.0, 11_000.0
 FLUX_GAIN = 1e3  # log10(1 + gain * power): the compression SuperFlux applies before differencing
+REFERENCE_LUFS = -18.0  # level the onset compression and level thresholds are set for
 
 
 def _hz_to_mel(f: F64) -> F64:
@@ -163,6 +164,7 @@ class Frames:
     pitch_hop: int
     pitch_spectrum: F32  # (m, 252) power, log-frequency
     tuning: float = 0.0
+    level_gain: float = 1.0  # amplitude factor to the reference level (thresholds use it)
     chroma: F32 = field(default_factory=lambda: np.zeros((0, 12), np.float32))
 
     @property
@@ -187,7 +189,6 @@ class FrontEnd:
         self._mel_fb = mel_filterbank(sample_rate, N_FFT)
         self._pitch_fb = _pitch_matrix(sample_rate, PITCH_FFT)
         self._flux_fb = flux_filterbank(sample_rate, N_FFT)
-        self._flux_reference: F32 | None = None  # the previous frame's max-filtered bands
         self._freqs = (np.arange(N_FFT // 2 + 1) * sample_rate / N_FFT).astype(np.float32)
         self._parts: dict[str, list[F32]] = {}
         self.num_samples = 0
@@ -224,23 +225,32 @@ class FrontEnd:
         self._keep("rms", np.sqrt(np.mean(frames**2, axis=1)))
         signs = np.signbit(frames)
         self._keep("zcr", np.mean(signs[:, 1:] != signs[:, :-1], axis=1, dtype=np.float32))
-        self._keep("flux", self._superflux(power))
+        self._keep("flux_bands", power @ self._flux_fb)
 
-    def _superflux(self, power: F32) -> F32:
+    def _superflux(self, power_gain: float) -> F32:
         """Positive log-band differences against the previous frame's maximum-filtered bands.
 
         The maximum over neighbouring bands (3 wide) keeps vibrato and glides from
         counting as onsets; soft note changes (bowed strings, choir, organ) still do.
+        Computed once every frame is in, block by block as the bands were kept, on band
+        powers scaled by ``power_gain`` (the track brought to :data:`REFERENCE_LUFS`):
+        the log compression is then the same for a quiet and a loud copy of one mix,
+        and so is everything read from it.
         """
-        bands = np.log10(1.0 + FLUX_GAIN * (power @ self._flux_fb))
-        reference = bands.copy()  # each band's maximum with its two neighbours
-        np.maximum(reference[:, 1:], bands[:, :-1], out=reference[:, 1:])
-        np.maximum(reference[:, :-1], bands[:, 1:], out=reference[:, :-1])
-        previous = reference[:1] if self._flux_reference is None else self._flux_reference
-        self._flux_reference = reference[-1:]
-        before = np.concatenate([previous, reference[:-1]])
-        rise: F32 = np.maximum(0.0, bands - before).mean(axis=1).astype(np.float32)
-        return rise
+        gain = np.float32(FLUX_GAIN * power_gain)
+        previous: F32 | None = None
+        out: list[F32] = []
+        for band_power in self._parts.pop("flux_bands", []):
+            bands = np.log10(np.float32(1.0) + gain * band_power)
+            reference = bands.copy()  # each band's maximum with its two neighbours
+            np.maximum(reference[:, 1:], bands[:, :-1], out=reference[:, 1:])
+            np.maximum(reference[:, :-1], bands[:, 1:], out=reference[:, :-1])
+            before = np.concatenate(
+                [reference[:1] if previous is None else previous, reference[:-1]]
+            )
+            previous = reference[-1:]
+            out.append(np.maximum(0.0, bands - before).mean(axis=1).astype(np.float32))
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
 
     def _joined(self, name: str, width: int = 0) -> F32:
         parts = self._parts.get(name)
@@ -248,7 +258,9 @@ class FrontEnd:
             return np.zeros((0, width) if width else 0, dtype=np.float32)
         return np.concatenate(parts).astype(np.float32, copy=False)
 
-    def finish(self) -> Frames:
+    def finish(self, power_gain: float = 1.0) -> Frames:
+        """Every array; ``power_gain`` scales the power the onset envelope is compressed
+        from (the analysis passes the gain that brings the track to the reference level)."""
         self.feed(np.zeros(0, np.float32), last=True)
         frames = Frames(
             sample_rate=self.sample_rate,
@@ -262,7 +274,8 @@ class FrontEnd:
             flatness=self._joined("flatness"),
             rms=self._joined("rms"),
             zcr=self._joined("zcr"),
-            flux=self._joined("flux"),
+            flux=self._superflux(power_gain),
+            level_gain=float(np.sqrt(power_gain)),
             pitch_hop=PITCH_HOP,
             pitch_spectrum=self._joined("pitch", N_SEMITONES * BINS_PER_SEMITONE),
         )
