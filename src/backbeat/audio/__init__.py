@@ -6,8 +6,9 @@ the audio-analysis object; both decode once and share one front end (see
 """
 
 from backbeat.audio._analyze import MIN_DURATION_S, analyze, analyze_all, analyze_structure
-from backbeat.audio._batch import AUDIO_SUFFIXES, find_audio, format_rows, key_name
+from backbeat.audio._batch import AUDIO_SUFFIXES, done_files, find_audio, format_rows, key_name
 from backbeat.audio._batch import run as analyze_files
+from backbeat.audio._batch import run_distributed as analyze_files_on_cluster
 from backbeat.audio._decode import (
     ANALYSIS_RATE,
     AudioDecodeError,
@@ -54,8 +55,10 @@ __all__ = [
     "analyze",
     "analyze_all",
     "analyze_files",
+    "analyze_files_on_cluster",
     "analyze_structure",
     "decode",
+    "done_files",
     "find_audio",
     "format_rows",
     "key_name",

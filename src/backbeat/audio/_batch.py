@@ -1,13 +1,19 @@
-"""Batch analysis behind ``backbeat analyze``: find files, analyse them in a process pool.
+"""Batch analysis behind ``backbeat analyze``: find files, analyse them in a process pool
+or on a Dask cluster.
 
 Each file becomes one row: ``file`` (the path as given or found) and every
 audio-features field, or ``file`` and an ``error`` object (``code``, ``message``)
 when it cannot be analysed; one bad file never stops the batch.
+
+On a cluster (:func:`run_distributed`), every worker must have backbeat installed and
+see the files at the same absolute paths (a shared or synced folder); rows come back
+as they finish, identical to a local run's.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import os
@@ -23,10 +29,12 @@ __all__ = [
     "AUDIO_SUFFIXES",
     "FIELDS",
     "analyse_file",
+    "done_files",
     "find_audio",
     "format_rows",
     "key_name",
     "run",
+    "run_distributed",
 ]
 
 AUDIO_SUFFIXES = frozenset(
@@ -75,12 +83,13 @@ def find_audio(paths: Iterable[str]) -> Iterator[str]:
             yield given
 
 
-def analyse_file(path: str) -> dict[str, Any]:
-    """One row: the features, or an ``error`` object; never raises."""
+def analyse_file(path: str, read_from: str | None = None) -> dict[str, Any]:
+    """One row: the features, or an ``error`` object; never raises. ``read_from``: where
+    to open it when that differs from the path the row names (a worker's absolute path)."""
     from backbeat.audio import analyze
 
     try:
-        features = analyze(path)
+        features = analyze(read_from or path)
     except BackbeatError as exc:
         return {"file": path, "error": {"code": exc.code, "message": exc.message}}
     except (OSError, ValueError, RuntimeError, MemoryError) as exc:
@@ -103,13 +112,71 @@ def run(paths: list[str], jobs: int = 1) -> Iterator[dict[str, Any]]:
         yield from pool.map(analyse_file, paths, chunksize=1)
 
 
-def format_rows(rows: list[dict[str, Any]], fmt: str) -> str:
+def run_distributed(
+    paths: list[str], address: str, *, connect_timeout_s: float = 10.0
+) -> Iterator[dict[str, Any]]:
+    """Rows as they finish, analysed on the Dask cluster whose scheduler is ``address``."""
+    try:  # untyped: held as Any
+        dask: Any = importlib.import_module("distributed")
+    except ImportError:
+        raise BackbeatError(
+            "audio.cluster_unavailable",
+            details={"extra": "backbeat[cluster]"},
+            message="Analysis on a cluster needs Dask's distributed: install {extra}.",
+        ) from None
+    try:
+        client = dask.Client(address, timeout=f"{connect_timeout_s}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise BackbeatError(
+            "audio.scheduler_unreachable",
+            details={"address": address, "cause": type(exc).__name__},
+            message="No Dask scheduler answered at {address} ({cause}).",
+        ) from None
+    try:
+        absolute = [os.path.abspath(p) for p in paths]
+        futures = client.map(analyse_file, paths, absolute, pure=False)
+        named = {future.key: path for future, path in zip(futures, paths, strict=True)}
+        for future in dask.as_completed(futures):
+            try:
+                row: dict[str, Any] = future.result()
+            except Exception as exc:  # a worker died or could not run the task
+                row = {
+                    "file": named[future.key],
+                    "error": {"code": "audio.analysis_failed", "message": type(exc).__name__},
+                }
+            yield row
+    finally:
+        client.close()
+
+
+def done_files(output: Path) -> set[str]:
+    """Files that already have a row in ``output`` (JSON Lines or CSV), for a resumed
+    run; a line cut short by an interrupted run is ignored (its file runs again)."""
+    if not output.exists():
+        return set()
+    text = output.read_text(encoding="utf-8")
+    if output.suffix.lower() == ".csv":
+        rows = list(csv.reader(io.StringIO(text)))
+        return {r[0] for r in rows[1:] if r and len(r) >= 2}
+    done = set()
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("file"), str):
+            done.add(row["file"])
+    return done
+
+
+def format_rows(rows: list[dict[str, Any]], fmt: str, *, header: bool = True) -> str:
     """``jsonl`` or ``csv`` text for finished rows (the table is drawn by the CLI)."""
     if fmt == "jsonl":
         return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", *FIELDS, "error_code", "error_message"])
+    if header:
+        writer.writerow(["file", *FIELDS, "error_code", "error_message"])
     for row in rows:
         error = row.get("error") or {}
         writer.writerow(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +21,22 @@ def analyze(
         str, typer.Option("--format", "-f", help="table, jsonl or csv.", case_sensitive=False)
     ] = "table",
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = 1,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Append rows to this file (jsonl or csv) as they finish; a re-run skips "
+            "the files it already holds.",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Analyse on the Dask cluster of this scheduler (tcp://host:8786)."),
+    ] = None,
+    scheduler_timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to wait for the scheduler to answer.")
+    ] = 10.0,
     plot: Annotated[
         Path | None, typer.Option(help="Draw waveform, beats, chroma and loudness (one file).")
     ] = None,
@@ -28,7 +45,7 @@ def analyze(
     from rich.console import Console
     from rich.progress import Progress
 
-    from backbeat.audio import analyze_files, find_audio, format_rows
+    from backbeat.audio import find_audio
 
     fmt = fmt.lower()
     if fmt not in ("table", "jsonl", "csv"):
@@ -37,20 +54,44 @@ def analyze(
             details={"value": fmt},
             message="Unknown format {value}: use table, jsonl or csv.",
         )
+    if output is not None and fmt == "table":
+        raise BackbeatError(
+            "cli.analyze_output_format",
+            details={"path": str(output)},
+            message="--output {path} takes rows: add --format jsonl or --format csv.",
+        )
     files = list(find_audio(paths))
     if plot is not None:
         _plot_one(files, plot)
         return
     errors = Console(stderr=True)
+    skipped = 0
+    if output is not None:
+        from backbeat.audio import done_files
+
+        done = done_files(output)
+        skipped = sum(1 for f in files if f in done)
+        files = [f for f in files if f not in done]
     rows = []
-    with Progress(console=errors, transient=True, disable=not errors.is_terminal) as progress:
-        task = progress.add_task("analysing", total=len(files))
-        for row in analyze_files(files, jobs):
-            rows.append(row)
-            progress.advance(task)
-            if fmt == "jsonl":
-                typer.echo(format_rows([row], "jsonl"), nl=False)
-    if fmt == "csv":
+    sink = _Sink(output, fmt) if output is not None else None
+    try:
+        with Progress(console=errors, transient=True, disable=not errors.is_terminal) as progress:
+            task = progress.add_task("analysing", total=len(files))
+            for row in _rows(files, jobs, scheduler, scheduler_timeout):
+                rows.append(row)
+                progress.advance(task)
+                if sink is not None:
+                    sink.write(row)
+                elif fmt == "jsonl":
+                    from backbeat.audio import format_rows
+
+                    typer.echo(format_rows([row], "jsonl"), nl=False)
+    finally:
+        if sink is not None:
+            sink.close()
+    if sink is None and fmt == "csv":
+        from backbeat.audio import format_rows
+
         typer.echo(format_rows(rows, "csv"), nl=False)
     elif fmt == "table":
         _print_table(rows)
@@ -62,8 +103,62 @@ def analyze(
             highlight=False,
             soft_wrap=True,
         )
+    if output is not None or scheduler is not None:
+        where = f" on {scheduler}" if scheduler else ""
+        kept = f"; {skipped} already in {output}" if output is not None else ""
+        errors.print(
+            f"analysed {len(rows) - len(failed)} files{where}, {len(failed)} failed{kept}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if files and len(failed) == len(files):
         raise typer.Exit(1)
+
+
+def _rows(
+    files: list[str], jobs: int, scheduler: str | None, timeout_s: float
+) -> Iterator[dict[str, Any]]:
+    from backbeat.audio import analyze_files, analyze_files_on_cluster
+
+    if scheduler is not None:
+        return analyze_files_on_cluster(files, scheduler, connect_timeout_s=timeout_s)
+    return analyze_files(files, jobs)
+
+
+class _Sink:
+    """Rows appended to ``--output`` one by one, flushed, so an interrupted run keeps
+    what it finished (a cut line is completed first)."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        from backbeat.audio import format_rows
+
+        self.fmt = fmt
+        try:
+            fresh = not path.exists() or path.stat().st_size == 0
+            self.file = path.open("a", encoding="utf-8")
+            if not fresh:
+                with path.open("rb") as existing:
+                    existing.seek(-1, 2)
+                    if existing.read(1) != b"\n":
+                        self.file.write("\n")
+        except OSError as exc:
+            raise BackbeatError(
+                "cli.analyze_output",
+                details={"path": str(path), "cause": exc.strerror or type(exc).__name__},
+                message="Cannot write {path}: {cause}.",
+            ) from None
+        if fresh and fmt == "csv":
+            self.file.write(format_rows([], "csv"))
+
+    def write(self, row: dict[str, Any]) -> None:
+        from backbeat.audio import format_rows
+
+        self.file.write(format_rows([row], self.fmt, header=False))
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def _print_table(rows: list[dict[str, object]]) -> None:
