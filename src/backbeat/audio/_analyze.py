@@ -199,10 +199,23 @@ def _intervals(
     return out
 
 
+def _tatum_confidence(state: _State, times: list[float]) -> F32 | None:
+    """Onset strength at each tatum (the envelope's peak within two frames), over the
+    strongest: on-beat tatums of a clear groove near 1, empty subdivisions near 0."""
+    onset = state.rhythm.onset
+    if not times or len(onset) == 0:
+        return None
+    rate = state.frames.frame_rate
+    index = np.clip(np.round(np.asarray(times) * rate).astype(np.int64), 0, len(onset) - 1)
+    strength = np.array([onset[max(0, i - 2) : i + 3].max() for i in index])
+    top = float(strength.max())
+    return (strength / top).astype(np.float32) if top > 0 else None
+
+
 def _analysis(state: _State) -> AudioAnalysis:
     frames, rhythm, key = state.frames, state.rhythm, state.key
     rate = frames.frame_rate
-    beats_t = rhythm.beats / rate
+    beats_t = rhythm.beat_times if len(rhythm.beat_times) else rhythm.beats / rate
     strength = rhythm.beat_strength
     beat_conf = (strength / strength.max()).astype(np.float32) if len(strength) else None
     beats = _intervals(beats_t, frames.duration, beat_conf)
@@ -216,7 +229,9 @@ def _analysis(state: _State) -> AudioAnalysis:
         for j in range(rhythm.tatums_per_beat):
             if j == 0 or step is not None:
                 tatum_times.append(beats_t[i] + (step or 0.0) * j / rhythm.tatums_per_beat)
-    tatums = _intervals(np.asarray(tatum_times), frames.duration, None)
+    tatums = _intervals(
+        np.asarray(tatum_times), frames.duration, _tatum_confidence(state, tatum_times)
+    )
     sections = _sections(state, beats_t)
     table = segment_table(frames, rhythm.onset)
     segments = [

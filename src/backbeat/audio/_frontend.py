@@ -245,9 +245,9 @@ class FrontEnd:
             reference = bands.copy()  # each band's maximum with its two neighbours
             np.maximum(reference[:, 1:], bands[:, :-1], out=reference[:, 1:])
             np.maximum(reference[:, :-1], bands[:, 1:], out=reference[:, :-1])
-            before = np.concatenate(
-                [reference[:1] if previous is None else previous, reference[:-1]]
-            )
+            # before the first frame: silence (a track that starts with a hit has an onset at 0)
+            first = np.zeros_like(reference[:1]) if previous is None else previous
+            before = np.concatenate([first, reference[:-1]])
             previous = reference[-1:]
             out.append(np.maximum(0.0, bands - before).mean(axis=1).astype(np.float32))
         return np.concatenate(out) if out else np.zeros(0, np.float32)
