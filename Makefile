@@ -68,16 +68,22 @@ $(VENV)/.installed-eval: pyproject.toml $(VENV)/.installed-dev
 	@touch $@
 
 # Debian packages the audio accuracy harness renders its corpus with.
+# lmms + lmms-common: the real corpus (producers' demo songs, rendered from their projects).
 eval-deps:
 	@command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
-		&& command -v espeak-ng >/dev/null \
+		&& command -v espeak-ng >/dev/null && command -v lmms >/dev/null \
 		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-			fluidsynth fluid-soundfont-gm espeak-ng)
+			fluidsynth fluid-soundfont-gm espeak-ng lmms)
 
-# Render the corpus (once per seed), then score backbeat, librosa and Essentia on it.
+# Render both corpora (once), then score backbeat, librosa and Essentia on each: the
+# rendered harness (var/audio_eval) and the real material (var/audio_real, per source).
 eval-audio: eval-deps $(VENV)/.installed-eval
 	@[ -f var/audio_eval/manifest.jsonl ] || $(BIN)/python benchmarks/audio_eval/render.py --out var/audio_eval
+	@[ -f var/audio_real/manifest.jsonl ] || $(BIN)/python benchmarks/audio_eval/real.py --out var/audio_real
+	@echo "== rendered harness (var/audio_eval)"
 	$(BIN)/python benchmarks/audio_eval/evaluate.py --corpus var/audio_eval
+	@echo "== real material (var/audio_real): references stated by the producers"
+	$(BIN)/python benchmarks/audio_eval/evaluate.py --corpus var/audio_real
 
 bench: $(VENV)/.installed-eval test-deps
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
