@@ -44,7 +44,7 @@ N_SEMITONES = 84  # C1 .. B7
 FLUX_BANDS_PER_OCTAVE = 24
 FLUX_FMIN, FLUX_FMAX = 30.0, 11_000.0
 FLUX_GAIN = 1e3  # log10(1 + gain * power): the compression SuperFlux applies before differencing
-REFERENCE_LUFS = -18.0  # level the onset compression and level thresholds are set for
+REFERENCE_LUFS = -23.0  # EBU R 128 programme level: the onset compression and level thresholds
 
 
 def _hz_to_mel(f: F64) -> F64:
