@@ -12,7 +12,8 @@ Reference loudness: pyloudnorm (BS.1770-4) on the same files.
 
 Metrics, per set of the manifest (the rendered harness's sets, or the real corpus's
 sources from ``real.py``) and overall: key accuracy and the MIREX weighted key score
-(fifth 0.5, relative 0.3, parallel 0.2); tempo ACC1 (within 4 %), ACC2 (also at x2,
+(fifth 0.5, relative 0.3, parallel 0.2) and the count of each kind of key error
+(dominant, subdominant, relative, parallel, other, none); tempo ACC1 (within 4 %), ACC2 (also at x2,
 x1/2, x3, x1/3) and Spearman's rho between estimate and truth; meter accuracy; loudness
 error in LU; speech/music AUC. Results also land in ``<corpus>/results.json``.
 """
@@ -173,6 +174,25 @@ def mirex(est: tuple[int, int], truth: tuple[int, int]) -> float:
     return 0.0
 
 
+def confusion(est: tuple[int, int], truth: tuple[int, int]) -> str:
+    """The kind of a key error: right, fifth (dominant or subdominant), relative, parallel,
+    none (no key), other."""
+    (k, m), (tk, tm) = est, truth
+    if k < 0:
+        return "none"
+    if (k, m) == (tk, tm):
+        return "right"
+    if m == tm and (k - tk) % 12 == 7:
+        return "dominant"
+    if m == tm and (k - tk) % 12 == 5:
+        return "subdominant"
+    if m != tm and ((tm == 1 and (k - tk) % 12 == 9) or (tm == 0 and (k - tk) % 12 == 3)):
+        return "relative"
+    if m != tm and k == tk:
+        return "parallel"
+    return "other"
+
+
 def spearman(a: list[float], b: list[float]) -> float:
     if len(a) < 3:
         return float("nan")
@@ -215,6 +235,15 @@ def score(rows: list[dict[str, Any]], method: str) -> dict[str, Any]:
                     ]
                 )
             )
+            kinds = [
+                confusion(
+                    (r[method]["key"], r[method]["mode"]), (r["truth"]["key"], r["truth"]["mode"])
+                )
+                for r in keyed
+            ]
+            for kind in ("dominant", "subdominant", "relative", "parallel", "other", "none"):
+                if kinds.count(kind):
+                    out[f"{group}.key_confused_{kind}"] = float(kinds.count(kind))
             out[f"{group}.key_mirex"] = float(
                 np.mean(
                     [
