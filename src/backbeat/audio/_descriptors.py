@@ -187,6 +187,16 @@ def _linear(model: dict[str, Any], raw: dict[str, float]) -> float:
 #: ``logistic``: 1 / (1 + exp(-(x - midpoint) / scale)) (a negative scale decreases);
 #: ``log_logistic``: the same on ln x against ln midpoint; ``bell``: exp(-(log2(x /
 #: centre))^2 / (2 width^2)), octaves from a preferred value; ``unit``: x clipped to [0, 1].
+#: Ingredients two scales share: brightness (spectral centroid, kHz) and articulation
+#: density (onsets per second).
+BRIGHTNESS = {
+    "feature": "centroid",
+    "map": "logistic",
+    "midpoint": 1.5,
+    "scale": 0.6,
+    "weight": 0.15,
+}
+ONSET_DENSITY = {"feature": "onset_rate", "map": "logistic", "midpoint": 3.0, "scale": 1.5}
 GRADED: dict[str, dict[str, Any]] = {
     "danceability": {
         "combine": "geometric",
@@ -213,20 +223,8 @@ GRADED: dict[str, dict[str, Any]] = {
                 "scale": 5.0,
                 "weight": 0.35,
             },
-            {
-                "feature": "onset_rate",
-                "map": "logistic",
-                "midpoint": 3.0,
-                "scale": 1.5,
-                "weight": 0.25,
-            },
-            {
-                "feature": "centroid",
-                "map": "logistic",
-                "midpoint": 1.5,
-                "scale": 0.6,
-                "weight": 0.15,
-            },
+            {**ONSET_DENSITY, "weight": 0.25},
+            BRIGHTNESS,
             # noisiness as the zero-crossing rate: spectral flatness would read the
             # quantisation noise of a quiet 16-bit file as noise
             {"feature": "zcr", "map": "logistic", "midpoint": 0.1, "scale": 0.04, "weight": 0.15},
@@ -250,20 +248,8 @@ GRADED: dict[str, dict[str, Any]] = {
                 "scale": 25.0,
                 "weight": 0.25,
             },
-            {
-                "feature": "centroid",
-                "map": "logistic",
-                "midpoint": 1.5,
-                "scale": 0.6,
-                "weight": 0.15,
-            },
-            {
-                "feature": "onset_rate",
-                "map": "logistic",
-                "midpoint": 3.0,
-                "scale": 1.5,
-                "weight": 0.2,
-            },
+            BRIGHTNESS,
+            {**ONSET_DENSITY, "weight": 0.2},
         ],
     },
 }

@@ -44,16 +44,10 @@ _FAST_KINDS = ("email", "iban", "card", "ip", "spotify_user")
 
 
 def _pseudonym_key() -> bytes:
-    from backbeat.security import Keyring, local_keyring
+    from backbeat.security import local_keyring
     from backbeat.settings import Settings
 
-    settings = Settings.from_env()
-    if settings.encryption_key is not None:
-        keyring = Keyring.from_string(settings.encryption_key.get_secret_value())
-    elif settings.encryption_key_file is not None:
-        keyring = Keyring.from_file(settings.encryption_key_file)
-    else:
-        keyring = local_keyring(settings)[0]
+    keyring = local_keyring(Settings.from_env())[0]
     return bytes(keyring.derive(b"backbeat pseudonyms")[1])
 
 

@@ -25,17 +25,12 @@ def create_gdpr_compliance(source: Any = None, **options: Any) -> GdprCompliance
         source = Settings.from_env()
     if isinstance(source, Settings):
         from backbeat.audit import AuditStore, AuditTrail, Sealer
-        from backbeat.security import Keyring, local_keyring
+        from backbeat.security import local_keyring
         from backbeat.storage import create_engine
 
         settings = source
         engine = create_engine(settings.database_url)
-        if settings.encryption_key is not None:
-            keyring = Keyring.from_string(settings.encryption_key.get_secret_value())
-        elif settings.encryption_key_file is not None:
-            keyring = Keyring.from_file(settings.encryption_key_file)
-        else:
-            keyring = local_keyring(settings)[0]
+        keyring = local_keyring(settings)[0]
         trail = AuditTrail(AuditStore(engine, Sealer(keyring)), enabled=settings.enable_audit_logs)
         defaults: dict[str, Any] = {"audit": trail}
     else:

@@ -101,6 +101,29 @@ async def _authorise(
     return f"expires={expires}&sig={sig}"
 
 
+async def _stored_audio(catalogue: Any, track: str) -> tuple[Any, Path]:
+    """The track's record and its stored audio file, or 404 ``streaming.no_audio_stored``."""
+    record = await catalogue.tracks.get(track)
+    if record is None or not record.audio_path or not record.audio_sha256:
+        raise NotFound(
+            "streaming.no_audio_stored",
+            details={"track": track[:40]},
+            message="Track {track} has no stored audio.",
+        )
+    return record, catalogue.media.path(record.audio_path)
+
+
+def _immutable_file(
+    request: Request, path: Path, etag: str, media_type: str | None = None
+) -> Response:
+    """A content-addressed file: cached for a year, 304 on a matching ``If-None-Match``,
+    byte ranges through :class:`FileResponse`."""
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
 @router.get("/{track}/waveform", summary="A waveform overview: min/max per column")
 async def track_waveform(
     track: str,
@@ -114,19 +137,12 @@ async def track_waveform(
     from backbeat.audio import waveform
 
     track_id = await catalogue.resolve_track_id(track)
-    record = await catalogue.tracks.get(track_id)
-    if record is None or not record.audio_path or not record.audio_sha256:
-        raise NotFound(
-            "streaming.no_audio_stored",
-            details={"track": track_id},
-            message="Track {track} has no stored audio.",
-        )
+    record, path = await _stored_audio(catalogue, track_id)
     key = f"bb:v1:waveform:{record.audio_sha256}:{points}"
     cached = await services.results.cache.get(key)
     if cached is not None:
         result: dict[str, Any] = cached
         return result
-    path = catalogue.media.path(record.audio_path)
     result = await anyio.to_thread.run_sync(lambda: waveform(path, points))
     result = {"id": track_id, **result}
     await services.results.cache.set(key, result)
@@ -197,11 +213,8 @@ async def stream_file(
             return Response(status_code=304, headers=headers)
         return Response(text, media_type="application/vnd.apple.mpegurl", headers=headers)
     etag = f'"{record.audio_sha256[:24]}-{name.replace("/", "-")}"'
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
     media = "video/mp4" if name.endswith(".mp4") else "video/iso.segment"
-    return FileResponse(path, media_type=media, headers=headers)
+    return _immutable_file(request, path, etag, media)
 
 
 @router.get(
@@ -220,16 +233,5 @@ async def original_audio(
     """For players without HLS: the stored file as uploaded, under the same authority as
     the stream (the ``expires``/``sig`` of ``POST .../stream/url`` work here too)."""
     await _authorise(request, services, track, expires, sig)
-    record = await catalogue.tracks.get(track)
-    if record is None or not record.audio_path or not record.audio_sha256:
-        raise NotFound(
-            "streaming.no_audio_stored",
-            details={"track": track[:40]},
-            message="Track {track} has no stored audio.",
-        )
-    path = catalogue.media.path(record.audio_path)
-    etag = f'"{record.audio_sha256[:32]}"'
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return FileResponse(path, headers=headers)
+    record, path = await _stored_audio(catalogue, track)
+    return _immutable_file(request, path, f'"{record.audio_sha256[:32]}"')

@@ -20,6 +20,7 @@ from backbeat.catalogue import StoredMedia, TrackMetadata
 from backbeat.errors import NotFound, ValidationError
 from backbeat.server._context import record_write
 from backbeat.server._deps import CatalogueDep, Reader, ServicesDep, SettingsDep, Writer
+from backbeat.server._paging import paging
 from backbeat.validation import parse_json_model
 
 __all__ = ["router"]
@@ -104,20 +105,7 @@ async def list_tracks(
             }
         items.append(item)
     base = str(request.url.remove_query_params(["offset", "limit"]))
-    sep = "&" if "?" in base else "?"
-
-    def page_url(at: int) -> str:
-        return f"{base}{sep}limit={limit}&offset={at}"
-
-    return {
-        "href": page_url(offset),
-        "items": items,
-        "limit": limit,
-        "offset": offset,
-        "total": total,
-        "next": page_url(offset + limit) if offset + limit < total else None,
-        "previous": page_url(max(0, offset - limit)) if offset > 0 else None,
-    }
+    return paging(base, items, total, limit, offset)
 
 
 @router.get("/tracks/{track_id:path}", summary="A registered track")

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from backbeat.catalogue import Catalogue, FittedCatalogue
 from backbeat.server._deps import Reader, ServicesDep
+from backbeat.server._paging import paging
 from backbeat.server._recommendations import MODEL_HEADER
 
 __all__ = ["router"]
@@ -29,23 +30,6 @@ router = APIRouter(prefix="/v1/users", tags=["personal"])
 User = Annotated[str, Path(min_length=1, max_length=200, examples=["user-42"])]
 TimeRange = Literal["short_term", "medium_term", "long_term"]
 _RANGES = {"short_term": 28, "medium_term": 182, "long_term": 365}
-
-
-def _paging(
-    request_path: str, items: list[Any], total: int, limit: int, offset: int
-) -> dict[str, Any]:
-    def page(at: int) -> str:
-        return f"{request_path}?limit={limit}&offset={at}"
-
-    return {
-        "href": page(offset),
-        "items": items,
-        "limit": limit,
-        "offset": offset,
-        "total": total,
-        "next": page(offset + limit) if offset + limit < total else None,
-        "previous": page(max(0, offset - limit)) if offset > 0 else None,
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +56,7 @@ async def top_tracks(user: User, page: Top, services: ServicesDep, _: Reader) ->
     ranked = [t for t, _ in await _top(catalogue, user, page.time_range)]
     records = await catalogue.tracks.many(ranked[offset : offset + limit])
     items = [records[t].to_spotify() for t in ranked[offset : offset + limit] if t in records]
-    return _paging(f"/v1/users/{user}/top/tracks", items, len(ranked), limit, offset)
+    return paging(f"/v1/users/{user}/top/tracks", items, len(ranked), limit, offset)
 
 
 @router.get("/{user}/top/artists", summary="A user's most played artists (by listens)")
@@ -92,7 +76,7 @@ async def top_artists(user: User, page: Top, services: ServicesDep, _: Reader) -
         {"id": a, "name": names[a], "type": "artist", "uri": f"spotify:artist:{a}"}
         for a in ranked[offset : offset + limit]
     ]
-    return _paging(f"/v1/users/{user}/top/artists", items, len(ranked), limit, offset)
+    return paging(f"/v1/users/{user}/top/artists", items, len(ranked), limit, offset)
 
 
 @router.get("/{user}/recently-played", summary="A user's latest plays, newest first")
