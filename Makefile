@@ -68,12 +68,14 @@ $(VENV)/.installed-eval: pyproject.toml $(VENV)/.installed-dev
 	@touch $@
 
 # Debian packages the audio accuracy harness renders its corpus with.
-# lmms + lmms-common: the real corpus (producers' demo songs, rendered from their projects).
+# lmms + lmms-common, hydrogen + hydrogen-drumkits: the real corpus (producers' demo
+# songs, rendered from their projects).
 eval-deps:
 	@command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
 		&& command -v espeak-ng >/dev/null && command -v lmms >/dev/null \
+		&& command -v h2cli >/dev/null && [ -d /usr/share/hydrogen/data/drumkits/HardElectro1 ] \
 		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-			fluidsynth fluid-soundfont-gm espeak-ng lmms)
+			fluidsynth fluid-soundfont-gm espeak-ng lmms hydrogen hydrogen-drumkits)
 
 # Render both corpora (once), then score backbeat, librosa and Essentia on each: the
 # rendered harness (var/audio_eval) and the real material (var/audio_real, per source).

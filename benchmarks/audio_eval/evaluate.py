@@ -14,8 +14,10 @@ Metrics, per set of the manifest (the rendered harness's sets, or the real corpu
 sources from ``real.py``) and overall: key accuracy and the MIREX weighted key score
 (fifth 0.5, relative 0.3, parallel 0.2) and the count of each kind of key error
 (dominant, subdominant, relative, parallel, other, none); tempo ACC1 (within 4 %), ACC2 (also at x2,
-x1/2, x3, x1/3) and Spearman's rho between estimate and truth; meter accuracy; loudness
-error in LU; speech/music AUC. Results also land in ``<corpus>/results.json``.
+x1/2, x3, x1/3) and Spearman's rho between estimate and truth; beat F-measure (+-70 ms,
+beats before 5 s left out, as MIREX does) where the manifest states a beat grid (the real
+corpus: songs start on their first beat at t = 0 and keep their stated tempo, so the grid
+is k x 60 / tempo); meter accuracy; loudness error in LU; speech/music AUC. Results also land in ``<corpus>/results.json``.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def run_backbeat(path: Path) -> dict[str, Any]:
         "key": features.key,
         "mode": features.mode,
         "tempo": features.tempo,
+        "beats": [round(float(t), 4) for t in state.rhythm.beat_times],
         "meter": features.time_signature,
         "loudness": features.loudness,
         "speech_score": features.speechiness,
@@ -77,7 +80,8 @@ def run_librosa(path: Path) -> dict[str, Any]:
 
     started = time.perf_counter()
     y, sr = librosa.load(str(path), sr=22_050, mono=True)
-    tempo, _ = librosa.beat.beat_track(y=y, sr=sr)
+    tempo, frames = librosa.beat.beat_track(y=y, sr=sr)
+    beats = librosa.frames_to_time(frames, sr=sr)
     # tuning=0: librosa's tuning estimate (piptrack's numba gufunc) segfaults here
     chroma = librosa.feature.chroma_cqt(y=y, sr=sr, tuning=0.0).sum(axis=1)
     tonic, mode = _kk_key(chroma) if chroma.std() > 0 else (-1, 0)
@@ -87,6 +91,7 @@ def run_librosa(path: Path) -> dict[str, Any]:
         "key": tonic,
         "mode": mode,
         "tempo": float(np.atleast_1d(tempo)[0]),
+        "beats": [round(float(t), 4) for t in beats],
         "meter": None,
         "loudness": None,
         "speech_score": float(zcr.std() / (zcr.mean() + 1e-9)),
@@ -100,7 +105,7 @@ def run_essentia(path: Path) -> dict[str, Any]:
     essentia.log.warningActive = False
     started = time.perf_counter()
     audio = es.MonoLoader(filename=str(path), sampleRate=44_100)()
-    bpm = es.RhythmExtractor2013(method="multifeature")(audio)[0]
+    bpm, ticks, *_ = es.RhythmExtractor2013(method="multifeature")(audio)
     key, scale, _strength = es.KeyExtractor()(audio)
     key = FLAT_ALIASES.get(key, key)
     stereo, _, channels, *_ = es.AudioLoader(filename=str(path))()
@@ -112,6 +117,7 @@ def run_essentia(path: Path) -> dict[str, Any]:
         "key": ESSENTIA_KEYS.index(key) if key in ESSENTIA_KEYS else -1,
         "mode": 1 if scale == "major" else 0,
         "tempo": float(bpm),
+        "beats": [round(float(t), 4) for t in ticks],
         "meter": None,
         "loudness": loudness,
         "speech_score": None,
@@ -136,7 +142,13 @@ def analyse_file(args: tuple[Path, dict[str, Any], tuple[str, ...]]) -> dict[str
     """Every method on one file, each in a process of its own: a peer that crashes (librosa
     segfaulted on some files here) is reported for that file, not fatal to the run."""
     path, truth, methods = args
-    row: dict[str, Any] = {"truth": truth, "reference_loudness": reference_loudness(path)}
+    import soundfile as sf
+
+    row: dict[str, Any] = {
+        "truth": truth,
+        "reference_loudness": reference_loudness(path),
+        "reference_beats": reference_beats(truth, sf.info(str(path)).duration),
+    }
     for name in methods:
         done = subprocess.run(
             [sys.executable, __file__, "--one", name, str(path)],
@@ -191,6 +203,35 @@ def confusion(est: tuple[int, int], truth: tuple[int, int]) -> str:
     if m != tm and k == tk:
         return "parallel"
     return "other"
+
+
+BEAT_WINDOW_S, BEAT_SKIP_S = 0.07, 5.0
+
+
+def beat_f_measure(estimated: list[float], reference: list[float]) -> float:
+    """F-measure of beat times, each reference beat matched once within +-70 ms."""
+    est = np.array([t for t in estimated if t >= BEAT_SKIP_S])
+    ref = np.array([t for t in reference if t >= BEAT_SKIP_S])
+    if len(est) == 0 or len(ref) == 0:
+        return 0.0
+    used = np.zeros(len(ref), dtype=bool)
+    hits = 0
+    for t in est:
+        distance = np.where(used, np.inf, np.abs(ref - t))
+        nearest = int(np.argmin(distance))
+        if distance[nearest] <= BEAT_WINDOW_S:
+            used[nearest] = True
+            hits += 1
+    precision, recall = hits / len(est), hits / len(ref)
+    return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
+
+
+def reference_beats(truth: dict[str, Any], duration: float) -> list[float] | None:
+    """The stated grid: only where the manifest says the file starts on a beat at its tempo."""
+    if not truth.get("beat_grid") or not truth.get("tempo"):
+        return None
+    period = 60.0 / truth["tempo"]
+    return [k * period for k in range(int(duration / period) + 1)]
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -269,6 +310,16 @@ def score(rows: list[dict[str, Any]], method: str) -> dict[str, Any]:
             )
         )
         out[f"{group}.tempo_spearman"] = spearman(est, true)
+        gridded = [r for r in members if r.get("reference_beats")]
+        if gridded:
+            out[f"{group}.beat_f"] = float(
+                np.mean(
+                    [
+                        beat_f_measure(r[method].get("beats", []), r["reference_beats"])
+                        for r in gridded
+                    ]
+                )
+            )
         metered = [
             r for r in members if r["truth"].get("meter") and r[method].get("meter") is not None
         ]

@@ -13,6 +13,14 @@ is worth):
   (their stated tempo is not the tempo heard). Each song is cut to its first ``--bars``
   bars (patterns starting later are dropped) to bound rendering time. Licences come from
   the package's ``debian/copyright`` (GPL-2+, Artistic-2, BSD-2-clause, CC-BY-SA-3).
+- ``hydrogen_demo``: the demo songs of Debian's ``hydrogen-data`` (drum-machine songs by
+  their authors, GPL-2+ by the package's copyright file), each on the drum kit it names,
+  rendered with Hydrogen's ``h2cli``. Reference: the song's stated tempo (its ``bpm``);
+  Hydrogen songs are on a 4/4 grid of 192 ticks per bar, cut to the first ``--bars`` bars.
+- ``hydrogen_kits``: the same songs played on other kits of ``hydrogen-drumkits``
+  (licences per kit in that package's copyright file): the same patterns and tempo with
+  other sounds, a check that a result does not hang on one kit's timbre. Not independent
+  of ``hydrogen_demo``: report them apart.
 
 What a stated project tempo is worth: it is the producer's grid, so a half-time or
 double-time *feel* is still scored against the grid; ACC2 (octave errors allowed) is
@@ -36,6 +44,13 @@ from pathlib import Path
 from typing import Any
 
 PROJECTS = Path("/usr/share/lmms/projects")
+SONGS = Path("/usr/share/hydrogen/data/demo_songs")
+HYDROGEN = "hydrogen-data 1.2.0~beta1+dfsg-1 (Debian bookworm)"
+# Other kits for the hydrogen_kits renditions: an analogue drum machine, an electro kit, the
+# General MIDI rock kit (each song gets the ones that are not its own). Kits whose
+# instrument layout differs from the songs' (Millo_MultiLayered3 was tried) leave most
+# notes silent: such a rendition is not the song any more.
+OTHER_KITS = ("TR808EmulationKit", "HardElectro1", "GMRockKit")
 COPYRIGHT = Path("/usr/share/doc/lmms-common/copyright")
 PACKAGE = "lmms-common 1.2.2+dfsg1-6 (Debian bookworm)"
 TICKS_PER_WHOLE = 192  # LMMS: 192 ticks per 4/4 bar
@@ -125,14 +140,10 @@ def render(job: tuple[Path, Path, int]) -> dict[str, Any] | None:
     project.parent.mkdir(parents=True, exist_ok=True)
     project.write_text(ET.tostring(root, encoding="unicode"))
     wav = out_dir / f"{name}.wav"
+    command = ["lmms", "--allowroot", "render", str(project), *RENDER, "-o", str(wav)]
     try:
-        subprocess.run(
-            ["lmms", "--allowroot", "render", str(project), *RENDER, "-o", str(wav)],
-            capture_output=True,
-            env=ENV,
-            timeout=600,
-            check=True,
-        )
+        if not wav.exists():  # a re-run renders only what is missing
+            subprocess.run(command, capture_output=True, env=ENV, timeout=600, check=True)
     except (subprocess.SubprocessError, OSError):
         return {"skipped": relative, "why": "lmms could not render it"}
     if not wav.exists() or wav.stat().st_size < 44_100 * 4:
@@ -147,6 +158,47 @@ def render(job: tuple[Path, Path, int]) -> dict[str, Any] | None:
         "source": f"{PACKAGE}: projects/{relative} (first {bars} bars)",
         "author": source.stem.split("-")[0],
         "reference": "tempo and meter stated by the producer (project settings)",
+        "beat_grid": True,  # rendered from tick 0 at a constant tempo: beats at k x 60/tempo
+    }
+
+
+def render_hydrogen(job: tuple[Path, Path, int, str | None]) -> dict[str, Any]:
+    """One Hydrogen demo song, cut to ``bars`` bars, on its own kit or on ``kit``."""
+    source, out_dir, bars, kit = job
+    tree = ET.parse(source)
+    root = tree.getroot()
+    bpm = root.findtext("bpm")
+    sequence = root.find("patternSequence")
+    if bpm is None or sequence is None:
+        return {"skipped": source.name, "why": "no stated tempo or no song sequence"}
+    for group in list(sequence)[bars:]:
+        sequence.remove(group)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", source.stem) + (f"__{kit}" if kit else "")
+    song = out_dir / "_projects" / f"{name}.h2song"
+    song.parent.mkdir(parents=True, exist_ok=True)
+    tree.write(song)
+    wav = out_dir / f"{name}.wav"
+    command = ["h2cli", "-s", str(song), "-o", str(wav), *(("-k", kit) if kit else ())]
+    try:
+        if not wav.exists():  # a re-run renders only what is missing
+            subprocess.run(command, capture_output=True, env=ENV, timeout=600, check=False)
+    except (subprocess.SubprocessError, OSError):
+        return {"skipped": name, "why": "h2cli could not render it"}
+    if not wav.exists() or wav.stat().st_size < 44_100 * 4:
+        return {"skipped": name, "why": "empty render"}
+    own = root.findtext(".//instrument/drumkit") or "unknown"
+    return {
+        "file": wav.name,
+        "set": "hydrogen_kits" if kit else "hydrogen_demo",
+        "tempo": float(bpm),
+        "meter": 4,
+        "key": None,
+        "mode": None,
+        "source": f"{HYDROGEN}: demo_songs/{source.name} (first {bars} bars, kit {kit or own})",
+        "author": root.findtext("author") or "unknown",
+        "reference": "tempo stated by the song's author (song settings)",
+        "beat_grid": True,
+        "licence": "GPL-2+" if not kit else f"kit {kit}: see hydrogen-drumkits' copyright",
     }
 
 
@@ -168,8 +220,19 @@ def main() -> None:
         if p.suffix in {".mmp", ".mmpz"}
     )
     stanzas = licences()
+    songs = sorted(SONGS.glob("*.h2song")) if shutil.which("h2cli") else []
+    if not songs:
+        print("hydrogen's h2cli or demo songs missing (make eval-deps): lmms songs only")
+    hydrogen_jobs = [
+        (song, args.out, args.bars, kit)
+        for song in songs
+        for kit in (None, *(k for k in OTHER_KITS if k not in song.read_text()))
+    ]
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(render, [(s, args.out, args.bars) for s in sources]))
+    # h2cli idles ~20 s (looking for an audio driver) before a fast export: run many at once.
+    with ProcessPoolExecutor(max(args.jobs, 8)) as pool:
+        hydrogen = list(pool.map(render_hydrogen, hydrogen_jobs))
     rows, skipped = [], []
     for source, result in zip(sources, results, strict=True):
         if result is None or "skipped" in result:
@@ -177,6 +240,8 @@ def main() -> None:
             continue
         result["licence"] = licence_of(str(source.relative_to(PROJECTS)), stanzas)
         rows.append(result)
+    for result in hydrogen:
+        (skipped if "skipped" in result else rows).append(result)
     (args.out / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (args.out / "skipped.json").write_text(json.dumps(skipped, indent=1))
     print(f"{len(rows)} songs rendered into {args.out}; {len(skipped)} left out:")

@@ -12,6 +12,10 @@ Writes WAV (plus MP3/OGG degradations) and ``manifest.jsonl``: one object per
 file with ``file``, ``set`` and whatever truth applies (``key``, ``mode``,
 ``tempo``, ``meter``, ``speech``, ``vocal``, ``acoustic``, ``dance``, ``live``).
 Grooves come in 3/4 and 4/4 (``groove``) and in 5/4 and 7/4 (``odd_groove``).
+``pop_groove``: 4/4 grooves on pop and modal progressions (i-VI-III-VII, i-VII-VI-VII,
+I-V-vi-IV, I-bVII-IV, grooves resting on V), natural minor in the melody: the minor keys
+lean on their relative major and the majors on their dominant, the confusions a key
+estimator makes on such music.
 """
 
 from __future__ import annotations
@@ -43,8 +47,27 @@ SECOND_GROUP = {4: 2, 5: 3, 7: 4}  # the beat that starts the bar's second group
 MAJOR_PROGRESSIONS = [[0, 5, 7, 0], [0, 9, 5, 7], [0, 7, 9, 5], [0, 5, 0, 7]]
 MINOR_PROGRESSIONS = [[0, 5, 7, 0], [0, 8, 5, 7], [0, 5, 8, 7], [0, 3, 5, 7]]
 # Chord qualities (semitones above the chord root) by scale degree offset.
-MAJOR_QUALITY = {0: (0, 4, 7), 5: (0, 4, 7), 7: (0, 4, 7, 10), 9: (0, 3, 7), 2: (0, 3, 7)}
-MINOR_QUALITY = {0: (0, 3, 7), 5: (0, 3, 7), 7: (0, 4, 7, 10), 8: (0, 4, 7), 3: (0, 4, 7)}
+MAJOR_QUALITY = {
+    0: (0, 4, 7),
+    5: (0, 4, 7),
+    7: (0, 4, 7, 10),
+    9: (0, 3, 7),
+    2: (0, 3, 7),
+    4: (0, 3, 7),
+    10: (0, 4, 7),
+}
+MINOR_QUALITY = {
+    0: (0, 3, 7),
+    5: (0, 3, 7),
+    7: (0, 4, 7, 10),
+    8: (0, 4, 7),
+    3: (0, 4, 7),
+    10: (0, 4, 7),
+}
+# Pop and modal progressions (the pop_groove set): I-V-vi-IV, I-iii-IV-V, I-bVII-IV-I,
+# resting on V; i-VI-III-VII, i-VII-VI-VII, i-III-VII-iv, VI-VII-i-i.
+POP_MAJOR = [[0, 7, 9, 5], [0, 4, 5, 7], [0, 10, 5, 0], [0, 5, 7, 7]]
+POP_MINOR = [[0, 8, 3, 10], [0, 10, 8, 10], [0, 3, 10, 5], [8, 10, 0, 0]]
 
 SPEECH = [
     "The quick brown fox jumps over the lazy dog while the band plays on.",
@@ -86,6 +109,7 @@ def _groove_midi(
     programs: dict[str, int],
     electronic_kit: bool,
     bars: int = 16,
+    pop: bool = False,
 ) -> None:
     tpb = 480
     mid = mido.MidiFile(ticks_per_beat=tpb)
@@ -93,7 +117,10 @@ def _groove_midi(
     conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo)))
     conductor.append(mido.MetaMessage("time_signature", numerator=meter, denominator=4))
     mid.tracks.append(conductor)
-    progressions = MINOR_PROGRESSIONS if minor else MAJOR_PROGRESSIONS
+    if pop:
+        progressions = POP_MINOR if minor else POP_MAJOR
+    else:
+        progressions = MINOR_PROGRESSIONS if minor else MAJOR_PROGRESSIONS
     quality = MINOR_QUALITY if minor else MAJOR_QUALITY
     progression = progressions[int(rng.integers(len(progressions)))]
     events: dict[int, list[tuple[int, mido.Message]]] = {0: [], 1: [], 2: [], 9: []}
@@ -107,7 +134,7 @@ def _groove_midi(
         )
 
     base = 48 + tonic if tonic < 6 else 36 + tonic  # chords around C3-F#3
-    scale = [0, 2, 3, 5, 7, 8, 11] if minor else [0, 2, 4, 5, 7, 9, 11]
+    scale = [0, 2, 3, 5, 7, 8, 10 if pop else 11] if minor else [0, 2, 4, 5, 7, 9, 11]
     for bar in range(bars):
         degree = progression[bar % len(progression)]
         root = base + degree
@@ -177,7 +204,15 @@ def render_groove(job: dict[str, Any]) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         midi = Path(tmp) / f"{name}.mid"
         _groove_midi(
-            midi, job["tempo"], job["meter"], job["tonic"], job["minor"], rng, programs, electronic
+            midi,
+            job["tempo"],
+            job["meter"],
+            job["tonic"],
+            job["minor"],
+            rng,
+            programs,
+            electronic,
+            pop=job.get("set") == "pop_groove",
         )
         wav = out / f"{name}.wav"
         if not wav.exists():
@@ -488,6 +523,27 @@ def main() -> None:
                     "tonic": int(odd.integers(12)),
                     "minor": bool(odd.integers(2)),
                     "electronic": bool(index % 4 < 2),
+                },
+            )
+        )
+    # (b'') pop and modal progressions in 4/4, from a generator of their own (the other
+    # sets of a seed stay as they were): every tonic in both modes.
+    pop = np.random.default_rng(args.seed + 3)
+    for index in range(0, 24, scale):
+        tempo = float(np.round(pop.uniform(70, 150), 1))
+        jobs.append(
+            (
+                render_groove,
+                {
+                    "out": str(args.out),
+                    "seed": args.seed * 1000 + 700 + index,
+                    "name": f"pop_groove_{index:03d}",
+                    "set": "pop_groove",
+                    "tempo": tempo,
+                    "meter": 4,
+                    "tonic": index % 12,
+                    "minor": index >= 12,
+                    "electronic": bool(index % 2),
                 },
             )
         )
