@@ -82,8 +82,7 @@ def run_librosa(path: Path) -> dict[str, Any]:
     y, sr = librosa.load(str(path), sr=22_050, mono=True)
     tempo, frames = librosa.beat.beat_track(y=y, sr=sr)
     beats = librosa.frames_to_time(frames, sr=sr)
-    # tuning=0: librosa's tuning estimate (piptrack's numba gufunc) segfaults here
-    chroma = librosa.feature.chroma_cqt(y=y, sr=sr, tuning=0.0).sum(axis=1)
+    chroma = librosa.feature.chroma_cqt(y=y, sr=sr).sum(axis=1)
     tonic, mode = _kk_key(chroma) if chroma.std() > 0 else (-1, 0)
     zcr = librosa.feature.zero_crossing_rate(y)[0]
     return {
