@@ -230,7 +230,8 @@ def reference_beats(truth: dict[str, Any], duration: float) -> list[float] | Non
     if not truth.get("beat_grid") or not truth.get("tempo"):
         return None
     period = 60.0 / truth["tempo"]
-    return [k * period for k in range(int(duration / period) + 1)]
+    end = min(duration, truth.get("grid_end_s") or duration)
+    return [k * period for k in range(int(end / period + 1e-6))]
 
 
 def spearman(a: list[float], b: list[float]) -> float:

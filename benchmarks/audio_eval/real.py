@@ -198,6 +198,8 @@ def render_hydrogen(job: tuple[Path, Path, int, str | None]) -> dict[str, Any]:
         "author": root.findtext("author") or "unknown",
         "reference": "tempo stated by the song's author (song settings)",
         "beat_grid": True,
+        # The song ends after its bars; what follows is the kit's ring-out, no beats.
+        "grid_end_s": round(min(bars, len(list(sequence))) * 4 * 60.0 / float(bpm), 3),
         "licence": "GPL-2+" if not kit else f"kit {kit}: see hydrogen-drumkits' copyright",
     }
 
