@@ -135,3 +135,39 @@ def odd_meter_groove(bpm: float, meter: int, bars: int = 10, rate: int = RATE) -
                 hat = 0.1 * rng.standard_normal(n) * np.exp(-150 * np.arange(n) / rate)
                 x[start : start + n] += np.diff(hat, prepend=0.0)
     return (x / np.abs(x).max() * 0.8).astype(np.float32)
+
+
+MAJOR, MINOR, DOM7 = (0, 4, 7), (0, 3, 7), (0, 4, 7, 10)
+
+
+def progression_groove(
+    chords: list[tuple[int, tuple[int, ...]]],
+    tonic: int = 0,
+    bpm: float = 110.0,
+    bars: int = 16,
+    rate: int = RATE,
+) -> np.ndarray:
+    """A loop of chords (semitones above the tonic, intervals above the chord's root),
+    one per bar, struck on every beat over their root in the bass, with kick and snare:
+    pop and modal progressions whose pitch set is another key's. Mono float32."""
+    rng = np.random.default_rng(bars)
+    beat = 60.0 / bpm
+    x = np.zeros(int(bars * 4 * beat * rate) + rate)
+    kick = _kick(rate)
+    for bar in range(bars):
+        degree, intervals = chords[bar % len(chords)]
+        root = 60 + (tonic + degree) % 12
+        notes = (root - 24, *(root + i for i in intervals))
+        for i in range(4):
+            start = int((bar * 4 + i) * beat * rate)
+            for midi in notes:
+                tone = _tone(440.0 * 2 ** ((midi - 69) / 12), beat, rate, 0.12)
+                x[start : start + len(tone)] += tone
+            if i % 2 == 0:
+                x[start : start + len(kick)] += kick
+            else:
+                n = int(0.1 * rate)
+                x[start : start + n] += (
+                    0.3 * rng.standard_normal(n) * np.exp(-40 * np.arange(n) / rate)
+                )
+    return (x / np.abs(x).max() * 0.8).astype(np.float32)

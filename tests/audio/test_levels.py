@@ -1,4 +1,5 @@
-"""Metrical level of the tempo, soft onsets, and the final-chord key rule."""
+"""Metrical level of the tempo, soft onsets, the final-chord key rule, and chords naming the
+tonic of modal and pop loops."""
 
 from __future__ import annotations
 
@@ -10,8 +11,25 @@ import pytest
 import soundfile as sf
 
 from backbeat.audio import analyze
-from backbeat.audio._tonal import Key, chord_root, settle_on_final_chord
-from tests.audio._synth import RATE, groove, hats_groove, hymn, odd_meter_groove
+from backbeat.audio._tonal import (
+    Harmony,
+    Key,
+    chord_of,
+    chord_root,
+    harmonic_key,
+    settle_on_final_chord,
+)
+from tests.audio._synth import (
+    DOM7,
+    MAJOR,
+    MINOR,
+    RATE,
+    groove,
+    hats_groove,
+    hymn,
+    odd_meter_groove,
+    progression_groove,
+)
 
 
 @pytest.mark.parametrize(
@@ -91,6 +109,63 @@ def test_chord_root_of_triads() -> None:
     d_minor[0] = 0.2
     assert chord_root(d_minor) == 2
     assert chord_root(np.ones(12)) == -1
+
+
+def test_chord_of_tells_major_minor_and_dominant_seventh() -> None:
+    def chroma(*pitches: int) -> np.ndarray:
+        x = np.full(12, 0.1)
+        x[list(pitches)] = 1.0
+        return x
+
+    assert chord_of(chroma(9, 1, 4)) == (9, "maj")  # A C# E
+    assert chord_of(chroma(4, 7, 11)) == (4, "min")  # E G B
+    assert chord_of(chroma(7, 11, 2, 5)) == (7, "dom7")  # G B D F
+    assert chord_of(np.ones(12)) == (-1, "none")
+
+
+def _c_major_pitch_set() -> np.ndarray:
+    # C major's scale with its triads' notes stressed: as much A minor's pitch set.
+    x = np.array([1.0, 0.05, 0.6, 0.05, 0.8, 0.6, 0.05, 0.8, 0.05, 0.7, 0.05, 0.5])
+    return x
+
+
+def test_chords_name_the_tonic_among_keys_that_share_a_pitch_set() -> None:
+    notes = _c_major_pitch_set()
+    share = [0.0] * 24
+    share[0] = share[12 + 9] = 0.25  # C and Am sound as long (C G Am F / Am F C G)
+    opens_on_a_minor = harmonic_key(notes, Harmony(tuple(share), 12 + 9, -1))
+    assert (opens_on_a_minor.key, opens_on_a_minor.mode) == (9, 0)
+    opens_on_c = harmonic_key(notes, Harmony(tuple(share), 0, -1))
+    assert (opens_on_c.key, opens_on_c.mode) == (0, 1)
+    # The profile alone (no chord evidence) reads the pitch set as C major.
+    neutral = harmonic_key(notes, Harmony((0.0,) * 24, -1, -1))
+    assert (neutral.key, neutral.mode) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "chords", "tonic", "expected"),
+    [
+        # i-VI-III-VII (aeolian): the pitch set of the relative major; A minor opens it.
+        ("aeolian", [(0, MINOR), (8, MAJOR), (3, MAJOR), (10, MAJOR)], 9, (9, 0)),
+        # i-VII-VI-VII: the bVII chord sounds twice as long as the tonic.
+        ("i-VII-VI-VII", [(0, MINOR), (10, MAJOR), (8, MAJOR), (10, MAJOR)], 4, (4, 0)),
+        # I-IV-V7-V7: a loop resting on its dominant seventh, ending on it.
+        ("resting on V7", [(0, MAJOR), (5, MAJOR), (7, DOM7), (7, DOM7)], 2, (2, 1)),
+        # I-bVII-IV-I (mixolydian): the pitch set of the key a fourth above.
+        ("mixolydian", [(0, MAJOR), (10, MAJOR), (5, MAJOR), (0, MAJOR)], 7, (7, 1)),
+    ],
+)
+def test_key_of_modal_and_pop_loops(
+    tmp_path: Path,
+    name: str,
+    chords: list[tuple[int, tuple[int, ...]]],
+    tonic: int,
+    expected: tuple[int, int],
+) -> None:
+    path = tmp_path / f"{name}.wav"
+    sf.write(path, progression_groove(chords, tonic=tonic), RATE)
+    features = analyze(path)
+    assert (features.key, features.mode) == expected
 
 
 # Evidence measured on real songs (benchmarks/audio_eval/real.py: demo songs of lmms and

@@ -29,12 +29,15 @@ from backbeat.audio._models import (
     TimeInterval,
     TrackSummary,
 )
-from backbeat.audio._rhythm import Rhythm, analyse_rhythm
+from backbeat.audio._rhythm import SOFT_SHARPNESS, Rhythm, analyse_rhythm, sharpness
 from backbeat.audio._structure import beat_sync, fades, novelty_boundaries, segment_table
 from backbeat.audio._tonal import (
+    Harmony,
     Key,
     chord_root,
     estimate_key,
+    harmonic_key,
+    harmony_evidence,
     settle_on_final_chord,
     summed_chroma,
 )
@@ -46,6 +49,7 @@ MIN_DURATION_S = 1.0
 """Shorter audio raises :class:`AudioTooShortError`: no tempo or key means anything below it."""
 SILENT_RMS = 1e-4  # about -80 dBFS
 FINAL_CHORD_S = 2.0  # the final chord: the chroma of the last two audible seconds
+BAR_BEATS = 4  # the first and last chords of loop-based music: its first and last four beats
 
 
 @dataclass
@@ -90,28 +94,64 @@ def _power_gain(loudness: float) -> float:
 
 
 def _key_of(
-    frames: Frames, start: int = 0, stop: int | None = None, *, final_chord: bool = False
+    frames: Frames, start: int = 0, stop: int | None = None, *, rhythm: Rhythm | None = None
 ) -> Key:
     """Key of chroma frames ``start:stop``; the last tenth of the audible part counts 4x.
 
-    Music tends to end on its tonic; weighting the ending, and for the whole track
-    (``final_chord``) the root of the final chord, settles the tonic/dominant
-    confusion that modulating pieces cause (see ``_tonal``).
+    For the whole track (``rhythm`` given), percussive music (loops, grooves: onsets as
+    sharp as :data:`SOFT_SHARPNESS` or more) takes its tonic from its chords among the
+    keys that share its pitch set (``harmonic_key``): its first and last bars, and which
+    tonic triad sounds longest. Soft music (chorales, organ, strings) closes on its tonic
+    by a cadence: the root of its final chord settles a near tie between a key and its
+    dominant or relative (``settle_on_final_chord``). See ``_tonal``.
     """
+    inputs = key_inputs(frames, start, stop, rhythm=rhythm)
+    if inputs is None:
+        return Key(-1, 0, 0.0, 0.0)
+    if inputs.harmony is not None and inputs.percussive:
+        return harmonic_key(inputs.chroma_sum, inputs.harmony)
+    key = estimate_key(inputs.chroma_sum)
+    return key if rhythm is None else settle_on_final_chord(key, inputs.final_root)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInputs:
+    chroma_sum: npt.NDArray[np.float64]  # the last tenth of the audible part 4x
+    final_root: int  # root of the final chord (last FINAL_CHORD_S audible seconds), -1
+    percussive: bool
+    harmony: Harmony | None  # the chords between the beats; None without a beat grid
+
+
+def key_inputs(
+    frames: Frames, start: int = 0, stop: int | None = None, *, rhythm: Rhythm | None = None
+) -> KeyInputs | None:
+    """What :func:`_key_of` decides from; None without chroma frames."""
     chroma = frames.chroma[start:stop].astype(np.float64)
     if len(chroma) == 0:
-        return Key(-1, 0, 0.0, 0.0)
+        return None
     step = frames.pitch_hop // frames.hop
     level = frames.rms[::step][start:stop][: len(chroma)]
     weights = np.ones(len(chroma))
     audible = np.flatnonzero(level > 0.05 * float(level.max(initial=0.0)))
+    begin = int(audible[0]) if len(audible) else 0
     end = int(audible[-1]) + 1 if len(audible) else 0
     weights[int(end * 0.9) : end] += 3.0
-    key = estimate_key(summed_chroma(chroma, weights))
-    if final_chord and end:
-        tail = max(0, end - int(FINAL_CHORD_S * frames.sample_rate / frames.pitch_hop))
-        key = settle_on_final_chord(key, chord_root(chroma[tail:end].mean(axis=0)))
-    return key
+    chroma_sum = summed_chroma(chroma, weights)
+    if rhythm is None or not end:
+        return KeyInputs(chroma_sum, -1, False, None)
+    tail = max(0, end - int(FINAL_CHORD_S * frames.sample_rate / frames.pitch_hop))
+    final_root = chord_root(chroma[tail:end].mean(axis=0))
+    percussive = sharpness(rhythm.onset) >= SOFT_SHARPNESS
+    edges = np.round(rhythm.beats * frames.hop / frames.pitch_hop).astype(np.int64)
+    edges = edges[(edges >= begin) & (edges <= end)]
+    if len(edges) < 2 * BAR_BEATS:  # no beat grid: half-second pieces
+        piece = max(1, int(0.5 * frames.sample_rate / frames.pitch_hop))
+        edges = np.arange(begin, end + 1, piece, dtype=np.int64)
+    if len(edges) < BAR_BEATS + 2:
+        return KeyInputs(chroma_sum, final_root, percussive, None)
+    # The first and the final chord of loop-based music: its first and last bar.
+    harmony = harmony_evidence(chroma, frames.bass_chroma[start:stop], edges, BAR_BEATS)
+    return KeyInputs(chroma_sum, final_root, percussive, harmony)
 
 
 def _run(source: AudioSource, sample_rate: int) -> _State:
@@ -120,7 +160,7 @@ def _run(source: AudioSource, sample_rate: int) -> _State:
     loudness = meter.integrated()
     silent = loudness <= SILENCE_LUFS or float(frames.rms.max(initial=0.0)) < SILENT_RMS
     rhythm = analyse_rhythm(frames)
-    key = _key_of(frames, final_chord=True)
+    key = _key_of(frames, rhythm=rhythm)
     if silent:
         rhythm.tempo, rhythm.tempo_confidence = 0.0, 0.0
         rhythm.beats = rhythm.beats[:0]

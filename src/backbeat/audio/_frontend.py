@@ -166,6 +166,8 @@ class Frames:
     tuning: float = 0.0
     level_gain: float = 1.0  # amplitude factor to the reference level (thresholds use it)
     chroma: F32 = field(default_factory=lambda: np.zeros((0, 12), np.float32))
+    # Pitch classes of the bass (E1-B2), each frame scaled to a maximum of 1: chord roots.
+    bass_chroma: F32 = field(default_factory=lambda: np.zeros((0, 12), np.float32))
 
     @property
     def frame_rate(self) -> float:
@@ -334,3 +336,12 @@ def _fold_chroma(frames: Frames) -> None:
     energy = spectrum.sum(axis=1)
     compressed[energy < 1e-5 * float(energy.max(initial=0.0))] = 0.0  # > 50 dB down: no pitch
     frames.chroma = compressed.reshape(len(spectrum), 5, 12).sum(axis=1).astype(np.float32)
+    # The bass, E1 to B2 (MIDI 28-47), folded the same way: which note the chord stands on.
+    bass = np.sqrt(np.maximum(semitone[:, 4:24], 0.0))
+    bass = np.log1p(10.0 * bass / reference)
+    folded = np.zeros((len(spectrum), 12))
+    for offset in range(bass.shape[1]):
+        folded[:, (4 + offset) % 12] += bass[:, offset]
+    folded /= folded.max(axis=1, keepdims=True) + 1e-12
+    folded[energy < 1e-5 * float(energy.max(initial=0.0))] = 0.0
+    frames.bass_chroma = folded.astype(np.float32)

@@ -18,6 +18,22 @@ is chosen on harness corpora rendered with other seeds than the reported one:
 grooves, which often end on the dominant, keep their clear margins and their
 keys.
 
+**Chords name the tonic** where the pitches cannot. Modal and pop music (aeolian
+i-VI-III-VII, mixolydian I-bVII-IV, loops resting on V) uses exactly the pitch set
+of another key: A aeolian is C major's, C mixolydian F major's. A profile can only
+say which *pitch set* sounds; which of its notes is home is told by the chords: the
+tonic triad sounds longer than the others, opens the music and closes it. So each
+key's score (:func:`harmonic_key`) is its profile correlation or its modal reading,
+whichever is higher: for a minor key the relative major's correlation less
+``AEOLIAN_PENALTY``, for a major key the correlation of the major key a fourth above
+less ``MIXOLYDIAN_PENALTY``. Added to it: ``TONIC_WEIGHT`` times the share of the music
+(beat by beat) whose chord is the key's tonic triad, and ``FIRST_WEIGHT`` and
+``LAST_WEIGHT`` when the first and the final chord are. A dominant seventh is never a
+tonic (loops resting on V7). The chords (:func:`chord_of`) are the best of 36
+templates (major, minor and dominant-seventh chords on 12 roots) by cosine. The weights
+are chosen by ``benchmarks/audio_eval/fit_key.py`` on a harness rendered with another
+seed than the reported one (figures: CHANGELOG.md).
+
 ``key_confidence`` is the winning correlation (0 when negative);
 ``mode_confidence`` grows with the gap between the best major and the best
 minor correlation. Where no key is clear (noise, unpitched percussion, silence)
@@ -26,6 +42,7 @@ minor correlation. Where no key is clear (noise, unpitched percussion, silence)
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +50,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PROFILES", "Key", "chord_root", "estimate_key", "settle_on_final_chord"]
+__all__ = [
+    "PROFILES",
+    "Harmony",
+    "Key",
+    "chord_of",
+    "chord_root",
+    "estimate_key",
+    "harmonic_key",
+    "harmony_evidence",
+    "settle_on_final_chord",
+]
 
 F64 = npt.NDArray[np.float64]
 
@@ -52,6 +79,15 @@ MIN_KEY_CORRELATION = 0.35
 """Below this correlation the chroma has no clear key: ``key = -1``."""
 FINAL_CHORD_MARGIN = 0.05
 _TRIADS = {1: (0, 4, 7), 0: (0, 3, 7)}  # mode -> pitch classes above the root
+# Chord templates: quality -> pitch classes above the root; "maj" and "min" can be tonics.
+CHORD_QUALITIES = {"maj": (0, 4, 7), "min": (0, 3, 7), "dom7": (0, 4, 7, 10)}
+# The harmonic key model (see the module docstring), chosen by fit_key.py.
+AEOLIAN_PENALTY = 0.0  # aeolian and its relative major tie: the chords decide
+MIXOLYDIAN_PENALTY = 0.1
+TONIC_WEIGHT = 0.3
+FIRST_WEIGHT = 0.2
+LAST_WEIGHT = 0.0  # fitted to nothing: loops stop on any chord of their cycle
+BASS_WEIGHT = 0.15  # how much the bass note lifts a chord rooted on it (chord_of)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +169,113 @@ def settle_on_final_chord(key: Key, final_root: int) -> Key:
     if best - scores[index] >= FINAL_CHORD_MARGIN:
         return key
     return Key(final_root, mode, scores[index], key.mode_confidence, scores)
+
+
+def _chord_templates() -> tuple[F64, list[tuple[int, str]]]:
+    rows, labels = [], []
+    for quality, intervals in CHORD_QUALITIES.items():
+        for root in range(12):
+            row = np.zeros(12)
+            row[[(root + i) % 12 for i in intervals]] = 1.0
+            rows.append(row / np.linalg.norm(row))
+            labels.append((root, quality))
+    return np.array(rows), labels
+
+
+_CHORDS, _CHORD_LABELS = _chord_templates()
+
+
+def chord_of(chroma_vector: F64, bass: F64 | None = None) -> tuple[int, str]:
+    """(root, quality) of the chord template closest (cosine) to a chroma vector, each
+    root raised by ``BASS_WEIGHT`` times the bass's share of that pitch class (a chord
+    stands on its root: A C# E over an A is A major, not C# minor); ``(-1, "none")``
+    for a flat or silent one."""
+    x = np.asarray(chroma_vector, dtype=np.float64)
+    if not np.isfinite(x).all() or x.max() - x.min() < 1e-9:
+        return -1, "none"
+    x = x - x.min()
+    scores = _CHORDS @ (x / (np.linalg.norm(x) + 1e-12))
+    if bass is not None and np.isfinite(bass).all() and bass.max() > 1e-9:
+        roots = np.array([root for root, _ in _CHORD_LABELS])
+        scores = scores + BASS_WEIGHT * (bass / bass.max())[roots]
+    return _CHORD_LABELS[int(np.argmax(scores))]
+
+
+def tonic_index(chord: tuple[int, str]) -> int:
+    """The key index (0-11 major, 12-23 minor) whose tonic triad the chord is, or -1."""
+    root, quality = chord
+    if root < 0 or quality not in ("maj", "min"):
+        return -1
+    return root if quality == "maj" else 12 + root
+
+
+@dataclass(frozen=True, slots=True)
+class Harmony:
+    """What the chords say of each key: the share of the music whose chord is its tonic
+    triad (24 values: majors C..B then minors C..B), and which key's tonic triad the
+    first and the final chord are (-1: none, or a dominant seventh)."""
+
+    tonic_share: tuple[float, ...]
+    first: int
+    last: int
+
+
+def harmony_evidence(
+    chroma: npt.NDArray[np.floating[Any]],
+    bass: npt.NDArray[np.floating[Any]],
+    edges: npt.NDArray[np.int64],
+    bar: int,
+) -> Harmony:
+    """Chords of the chroma frames between consecutive ``edges`` (beats, in chroma
+    frames) over their bass, weighted by their length; the first and the final chord
+    are those of the first and the last ``bar`` pieces."""
+    data, low = chroma.astype(np.float64), bass.astype(np.float64)
+    has_bass = len(low) == len(data)
+
+    def chord(a: int, b: int) -> tuple[int, str]:
+        return chord_of(data[a:b].mean(axis=0), low[a:b].mean(axis=0) if has_bass else None)
+
+    share = np.zeros(24)
+    for a, b in itertools.pairwise(edges):
+        if b <= a or a >= len(data):
+            continue
+        index = tonic_index(chord(int(a), int(b)))
+        if index >= 0:
+            share[index] += b - a
+    total = float(max(edges[-1] - edges[0], 1)) if len(edges) > 1 else 1.0
+    return Harmony(
+        tuple(float(v) for v in share / total),
+        tonic_index(chord(int(edges[0]), int(edges[bar]))),
+        tonic_index(chord(int(edges[-1 - bar]), int(edges[-1]))),
+    )
+
+
+def modal_scores(scores: F64) -> F64:
+    """Each key's profile correlation or its modal reading (minor: aeolian, the relative
+    major's correlation; major: mixolydian, the major key a fourth above), less
+    ``AEOLIAN_PENALTY`` or ``MIXOLYDIAN_PENALTY``, whichever is higher."""
+    majors = scores[:12]
+    mixolydian = np.roll(majors, -5) - MIXOLYDIAN_PENALTY  # C mixolydian: F major's set
+    aeolian = np.roll(majors, -3) - AEOLIAN_PENALTY  # A aeolian: C major's pitch set
+    return np.concatenate([np.maximum(majors, mixolydian), np.maximum(scores[12:], aeolian)])
+
+
+def harmonic_key(chroma_sum: F64, harmony: Harmony, profile: str = DEFAULT_PROFILE) -> Key:
+    """Key from the pitch profile and the chords (see the module docstring)."""
+    plain = estimate_key(chroma_sum, profile)
+    if plain.key < 0 or len(plain.scores) != 24:
+        return plain
+    pitch = modal_scores(np.asarray(plain.scores))
+    total = pitch + TONIC_WEIGHT * np.asarray(harmony.tonic_share)
+    for index, weight in ((harmony.first, FIRST_WEIGHT), (harmony.last, LAST_WEIGHT)):
+        if index >= 0:
+            total[index] += weight
+    best = int(np.argmax(total))
+    gap = float(total[:12].max() - total[12:].max())
+    return Key(
+        best % 12,
+        1 if best < 12 else 0,
+        float(max(pitch[best], 0.0)),
+        float(np.clip(abs(gap) * 4.0, 0.0, 1.0)),
+        plain.scores,
+    )
