@@ -45,9 +45,10 @@ def _evidence(job: tuple[str, dict[str, Any]]) -> dict[str, Any] | None:
     corpus, row = job
     state = _analyze._run(str(Path(corpus) / row["file"]), 22_050)
     inputs = _analyze.key_inputs(state.frames, rhythm=state.rhythm)
-    if inputs is None or inputs.harmony is None:
+    if inputs is None or (inputs.percussive and inputs.harmony is None):
         return None
-    harmony = inputs.harmony
+    # Soft music is judged by the profile and the final chord only: no chords gathered.
+    harmony = inputs.harmony or _tonal.Harmony((0.0,) * 24, -1, -1)
     plain = _tonal.estimate_key(inputs.chroma_sum)
     settled = _tonal.settle_on_final_chord(plain, inputs.final_root)
     return {
@@ -80,22 +81,13 @@ def collect(corpus: Path, jobs: int, reuse: bool = False) -> list[dict[str, Any]
 def decide(
     e: dict[str, Any], aeolian: float, mixolydian: float, tonic: float, first: float, last: float
 ) -> tuple[int, int]:
+    """The key backbeat's harmonic model gives with these weights (``_tonal``'s own
+    functions: only the weights differ from the module's)."""
     if e["none"]:
         return -1, 0
-    scores = np.asarray(e["scores"])
-    majors = scores[:12]
-    pitch = np.concatenate(
-        [
-            np.maximum(majors, np.roll(majors, -5) - mixolydian),
-            np.maximum(scores[12:], np.roll(majors, -3) - aeolian),
-        ]
-    )
-    total = pitch + tonic * np.asarray(e["share"])
-    if e["first"] >= 0:
-        total[e["first"]] += first
-    if e["last"] >= 0:
-        total[e["last"]] += last
-    best = int(np.argmax(total))
+    pitch = _tonal.modal_scores(np.asarray(e["scores"]), aeolian, mixolydian)
+    harmony = _tonal.Harmony(tuple(e["share"]), e["first"], e["last"])
+    best = int(np.argmax(_tonal.harmonic_scores(pitch, harmony, tonic, first, last)))
     return best % 12, 1 if best < 12 else 0
 
 

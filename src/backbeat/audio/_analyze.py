@@ -29,7 +29,7 @@ from backbeat.audio._models import (
     TimeInterval,
     TrackSummary,
 )
-from backbeat.audio._rhythm import SOFT_SHARPNESS, Rhythm, analyse_rhythm, sharpness
+from backbeat.audio._rhythm import SOFT_SHARPNESS, Rhythm, analyse_rhythm
 from backbeat.audio._structure import beat_sync, fades, novelty_boundaries, segment_table
 from backbeat.audio._tonal import (
     Harmony,
@@ -119,7 +119,7 @@ class KeyInputs:
     chroma_sum: npt.NDArray[np.float64]  # the last tenth of the audible part 4x
     final_root: int  # root of the final chord (last FINAL_CHORD_S audible seconds), -1
     percussive: bool
-    harmony: Harmony | None  # the chords between the beats; None without a beat grid
+    harmony: Harmony | None  # the chords between the beats (percussive music only)
 
 
 def key_inputs(
@@ -141,7 +141,9 @@ def key_inputs(
         return KeyInputs(chroma_sum, -1, False, None)
     tail = max(0, end - int(FINAL_CHORD_S * frames.sample_rate / frames.pitch_hop))
     final_root = chord_root(chroma[tail:end].mean(axis=0))
-    percussive = sharpness(rhythm.onset) >= SOFT_SHARPNESS
+    percussive = rhythm.sharpness >= SOFT_SHARPNESS
+    if not percussive:  # soft music: the final chord decides, no chords gathered
+        return KeyInputs(chroma_sum, final_root, percussive, None)
     edges = np.round(rhythm.beats * frames.hop / frames.pitch_hop).astype(np.int64)
     edges = edges[(edges >= begin) & (edges <= end)]
     if len(edges) < 2 * BAR_BEATS:  # no beat grid: half-second pieces

@@ -61,7 +61,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from backbeat.audio._frontend import Frames
-from backbeat.audio._rhythm import Rhythm, sharpness
+from backbeat.audio._rhythm import Rhythm
 from backbeat.audio._structure import onset_peaks
 from backbeat.audio._tonal import Key
 from backbeat.spotify import DESCRIPTORS
@@ -148,7 +148,7 @@ def raw_features(
         "level_std": float(level.std()),
         "low_energy": float(np.mean(rms < 0.5 * rms.mean())) if len(rms) else 1.0,
         "onset_rate": len(peaks) / duration,
-        "sharpness": sharpness(rhythm.onset) if len(rhythm.onset) > 1 else 0.0,
+        "sharpness": rhythm.sharpness,
         "onset_mean": float(rhythm.onset.mean()) if len(rhythm.onset) else 0.0,
         "tempo": rhythm.tempo,
         "pulse_clarity": rhythm.tempo_confidence,

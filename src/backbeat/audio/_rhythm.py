@@ -123,6 +123,7 @@ class Rhythm:
     downbeat_phase: int
     tatums_per_beat: int
     beat_times: F64 = field(default_factory=lambda: np.zeros(0))  # seconds, sub-frame
+    sharpness: float = 0.0  # how percussive the onsets are (:func:`sharpness`)
 
 
 def refined_times(onset: F64, frames: I64, frame_rate: float) -> F64:
@@ -440,4 +441,5 @@ def analyse_rhythm(frames: Frames) -> Rhythm:
         downbeat_phase=phase,
         tatums_per_beat=tatum_division(onset, beats),
         beat_times=refined_times(onset, beats, rate),
+        sharpness=sharpness(onset) if len(onset) > 1 else 0.0,
     )

@@ -58,7 +58,9 @@ __all__ = [
     "chord_root",
     "estimate_key",
     "harmonic_key",
+    "harmonic_scores",
     "harmony_evidence",
+    "modal_scores",
     "settle_on_final_chord",
 ]
 
@@ -201,7 +203,7 @@ def chord_of(chroma_vector: F64, bass: F64 | None = None) -> tuple[int, str]:
     return _CHORD_LABELS[int(np.argmax(scores))]
 
 
-def tonic_index(chord: tuple[int, str]) -> int:
+def _tonic_index(chord: tuple[int, str]) -> int:
     """The key index (0-11 major, 12-23 minor) whose tonic triad the chord is, or -1."""
     root, quality = chord
     if root < 0 or quality not in ("maj", "min"):
@@ -239,25 +241,42 @@ def harmony_evidence(
     for a, b in itertools.pairwise(edges):
         if b <= a or a >= len(data):
             continue
-        index = tonic_index(chord(int(a), int(b)))
+        index = _tonic_index(chord(int(a), int(b)))
         if index >= 0:
             share[index] += b - a
     total = float(max(edges[-1] - edges[0], 1)) if len(edges) > 1 else 1.0
     return Harmony(
         tuple(float(v) for v in share / total),
-        tonic_index(chord(int(edges[0]), int(edges[bar]))),
-        tonic_index(chord(int(edges[-1 - bar]), int(edges[-1]))),
+        _tonic_index(chord(int(edges[0]), int(edges[bar]))),
+        _tonic_index(chord(int(edges[-1 - bar]), int(edges[-1]))),
     )
 
 
-def modal_scores(scores: F64) -> F64:
+def modal_scores(
+    scores: F64, aeolian: float = AEOLIAN_PENALTY, mixolydian: float = MIXOLYDIAN_PENALTY
+) -> F64:
     """Each key's profile correlation or its modal reading (minor: aeolian, the relative
-    major's correlation; major: mixolydian, the major key a fourth above), less
-    ``AEOLIAN_PENALTY`` or ``MIXOLYDIAN_PENALTY``, whichever is higher."""
+    major's correlation; major: mixolydian, the major key a fourth above), less its
+    penalty (``AEOLIAN_PENALTY``, ``MIXOLYDIAN_PENALTY``), whichever is higher."""
     majors = scores[:12]
-    mixolydian = np.roll(majors, -5) - MIXOLYDIAN_PENALTY  # C mixolydian: F major's set
-    aeolian = np.roll(majors, -3) - AEOLIAN_PENALTY  # A aeolian: C major's pitch set
-    return np.concatenate([np.maximum(majors, mixolydian), np.maximum(scores[12:], aeolian)])
+    by_mixolydian = np.roll(majors, -5) - mixolydian  # C mixolydian: F major's pitch set
+    by_aeolian = np.roll(majors, -3) - aeolian  # A aeolian: C major's pitch set
+    return np.concatenate([np.maximum(majors, by_mixolydian), np.maximum(scores[12:], by_aeolian)])
+
+
+def harmonic_scores(
+    pitch: F64,
+    harmony: Harmony,
+    tonic: float = TONIC_WEIGHT,
+    first: float = FIRST_WEIGHT,
+    last: float = LAST_WEIGHT,
+) -> F64:
+    """The 24 keys' scores: :func:`modal_scores` plus what the chords say of each."""
+    total = pitch + tonic * np.asarray(harmony.tonic_share)
+    for index, weight in ((harmony.first, first), (harmony.last, last)):
+        if index >= 0:
+            total[index] += weight
+    return total
 
 
 def harmonic_key(chroma_sum: F64, harmony: Harmony, profile: str = DEFAULT_PROFILE) -> Key:
@@ -266,10 +285,7 @@ def harmonic_key(chroma_sum: F64, harmony: Harmony, profile: str = DEFAULT_PROFI
     if plain.key < 0 or len(plain.scores) != 24:
         return plain
     pitch = modal_scores(np.asarray(plain.scores))
-    total = pitch + TONIC_WEIGHT * np.asarray(harmony.tonic_share)
-    for index, weight in ((harmony.first, FIRST_WEIGHT), (harmony.last, LAST_WEIGHT)):
-        if index >= 0:
-            total[index] += weight
+    total = harmonic_scores(pitch, harmony)
     best = int(np.argmax(total))
     gap = float(total[:12].max() - total[12:].max())
     return Key(
