@@ -279,18 +279,20 @@ def spark_check() -> None:
     from backbeat.analytics import compute_kpis, generate, open_source, parse_period
 
     warnings.simplefilter("ignore", FutureWarning)  # pyspark 4.3 about pandas 3
-    started = time.perf_counter()
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    up = time.perf_counter() - started
-    period = parse_period("2025-02-01..2025-03-31")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as warehouse:
+        started = time.perf_counter()
+        spark = (
+            SparkSession.builder.master("local[2]")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            # the tables ibis registers go under the temporary folder, not the working one
+            .config("spark.sql.warehouse.dir", warehouse)
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+        up = time.perf_counter() - started
+        period = parse_period("2025-02-01..2025-03-31")
         generate(300, 90, 5, Path(tmp))
         started = time.perf_counter()
         on_spark = compute_kpis(
@@ -300,7 +302,7 @@ def spark_check() -> None:
         started = time.perf_counter()
         on_duckdb = compute_kpis(open_source(Path(tmp)), period).to_dict()
         duck_s = time.perf_counter() - started
-    spark.stop()
+        spark.stop()
     same = "identical" if on_spark == on_duckdb else "DIFFERENT"
     print(
         f"\nSpark local mode (300 users x 90 days): KPIs {same} to DuckDB's; Spark start "
