@@ -171,3 +171,25 @@ def progression_groove(
                     0.3 * rng.standard_normal(n) * np.exp(-40 * np.arange(n) / rate)
                 )
     return (x / np.abs(x).max() * 0.8).astype(np.float32)
+
+
+def drum_machine(bpm: float = 120.0, bars: int = 8, rate: int = RATE, seed: int = 0) -> np.ndarray:
+    """Drums alone, as a drum machine plays them: kick on beats 1 and 3, a noise snare on
+    2 and 4, closed hi-hats on every eighth (off-beats softer); no pitched instrument."""
+    rng = np.random.default_rng(seed)
+    beat = 60.0 / bpm
+    x = np.zeros(int(bars * 4 * beat * rate) + rate)
+    kick = _kick(rate)
+    snare_n, hat_n = int(0.12 * rate), int(0.03 * rate)
+    for index in range(bars * 4):
+        start = int(index * beat * rate)
+        if index % 2 == 0:
+            x[start : start + len(kick)] += kick
+        else:
+            decay = np.exp(-30 * np.arange(snare_n) / rate)
+            x[start : start + snare_n] += 0.35 * rng.standard_normal(snare_n) * decay
+        for eighth, level in ((0, 0.1), (1, 0.06)):
+            at = start + int(eighth * beat / 2 * rate)
+            hat = level * rng.standard_normal(hat_n) * np.exp(-150 * np.arange(hat_n) / rate)
+            x[at : at + hat_n] += np.diff(hat, prepend=0.0)
+    return (x / np.abs(x).max() * 0.8).astype(np.float32)

@@ -222,8 +222,16 @@ class FrontEnd:
         self._keep("centroid", centroid)
         self._keep("bandwidth", np.sqrt(np.maximum(spread, 0.0)))
         self._keep("rolloff", self._freqs[_rolloff_bins(power, 0.85)])
-        log_mean = np.log(power + 1e-12).mean(axis=1)
-        self._keep("flatness", (np.exp(log_mean) / (power.mean(axis=1) + 1e-12)).astype(np.float32))
+        # Flatness (geometric over arithmetic mean) over the spectrum's top 50 dB: each bin
+        # is floored 50 dB under the frame's mean power. With an absolute floor, bins the
+        # music leaves empty read the file's own noise (16-bit quantisation, an MP3's
+        # band above its cut-off), so the same groove 20 dB down measured flatter (mean
+        # log10 -4.87 against -5.98: speechiness moved by 0.11); now -4.04 against -4.08.
+        mean_power = power.mean(axis=1, keepdims=True)
+        floor = 1e-5 * mean_power + 1e-30
+        log_mean = np.log(power + floor).mean(axis=1)
+        flatness = np.exp(log_mean) / (mean_power[:, 0] + floor[:, 0])
+        self._keep("flatness", flatness.astype(np.float32))
         self._keep("rms", np.sqrt(np.mean(frames**2, axis=1)))
         signs = np.signbit(frames)
         self._keep("zcr", np.mean(signs[:, 1:] != signs[:, :-1], axis=1, dtype=np.float32))
