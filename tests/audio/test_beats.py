@@ -70,7 +70,7 @@ def test_too_short_for_a_pulse_says_no_pulse(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("bpm", [180.0, 220.0, 238.0])
-def test_fast_tempi_up_to_the_grid_top(tmp_path: Path, bpm: float) -> None:
+def test_fast_tempi_up_to_the_search_top(tmp_path: Path, bpm: float) -> None:
     sf.write(tmp_path / "f.wav", _clicks(bpm, 12.0, 0.0), RATE)
     assert abs(analyze(tmp_path / "f.wav").tempo - bpm) <= 0.02 * bpm
 
