@@ -75,6 +75,31 @@ def test_fast_tempi_up_to_the_search_top(tmp_path: Path, bpm: float) -> None:
     assert abs(analyze(tmp_path / "f.wav").tempo - bpm) <= 0.02 * bpm
 
 
+def _accented(bpm: float, seconds: float, every: int) -> np.ndarray:
+    """Clicks at ``bpm`` with every ``every``-th one three times louder."""
+    rng = np.random.default_rng(2)
+    x = np.zeros(int(seconds * RATE), np.float32)
+    n = int(0.002 * RATE)
+    for i, t in enumerate(np.arange(0.0, seconds - 0.05, 60.0 / bpm)):
+        at = round(t * RATE)
+        x[at : at + n] += ((0.5 if i % every == 0 else 0.17) * rng.standard_normal(n)).astype(
+            np.float32
+        )
+    return x
+
+
+def test_the_triple_rule_lifts_a_bar_to_its_beats_below_the_search_top(tmp_path: Path) -> None:
+    """Accents every third beat make the comb peak at the bar (70 BPM); the triple rule
+    lifts it to its beats up to the search top. Above it (280 BPM beats, bars at 93) the
+    triple move is not made (it turned 93 BPM readings of 140 BPM songs into 280): such a
+    pulse reads at a duple relative of its beat, never a third of it."""
+    sf.write(tmp_path / "t.wav", _accented(210.0, 12.0, 3), RATE)
+    assert abs(analyze(tmp_path / "t.wav").tempo - 210.0) <= 0.02 * 210.0
+    sf.write(tmp_path / "u.wav", _accented(280.0, 12.0, 3), RATE)
+    tempo = analyze(tmp_path / "u.wav").tempo
+    assert min(abs(tempo - 140.0), abs(tempo - 280.0)) <= 0.02 * tempo
+
+
 def test_the_duple_model_reaches_past_the_search_top() -> None:
     """Above 240 BPM a tempo is reached by the duple model alone, nothing caps it: with
     evidence for the faster level (its comb well above the slower one's, every pulse

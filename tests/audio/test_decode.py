@@ -25,7 +25,7 @@ def _write(path: Path, data: np.ndarray, rate: int = RATE, **options: str) -> Pa
         ("flac", {}),
         ("ogg", {"format": "OGG", "subtype": "VORBIS"}),
         ("opus", {"format": "OGG", "subtype": "OPUS"}),
-        ("mp3", {"format": "MP3"}),
+        ("mp3", {"format": "MP3"}),  # written by libsndfile, read by PyAV
     ],
 )
 def test_libsndfile_formats_decode_to_mono_at_the_analysis_rate(
@@ -41,6 +41,31 @@ def test_libsndfile_formats_decode_to_mono_at_the_analysis_rate(
     # The tone survives: most energy within a few Hz of 440.
     spectrum = np.abs(np.fft.rfft(samples))
     assert abs(np.argmax(spectrum) * out_rate / len(samples) - 440.0) < 3.0
+
+
+def test_mp3_is_read_by_pyav_and_damaged_mp3_writes_nothing_to_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path / "a.mp3", sine(440.0, 2.0, 0.5), RATE, format="MP3")
+    with open_audio(path) as opened:
+        assert opened.format == "MP3"
+        assert opened.channels == 1
+    # libsndfile's MPEG decoder printed "Note: Illegal Audio-MPEG-Header" lines on fd 2
+    # for these; capfd captures the file descriptor, so a C library's write shows here.
+    noise = np.random.default_rng(3).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    for data in (b"ID3\x03\x00\x00\x00\x00\x00\x00" + noise, noise):
+        bad = tmp_path / "bad.mp3"
+        bad.write_bytes(data)
+        with pytest.raises(AudioDecodeError, match=r"bad\.mp3") as refused:
+            decode(bad)
+        assert refused.value.code == "audio.decode_failed"
+    # A valid start then garbage: what decoded is kept, as players do.
+    (tmp_path / "cut.mp3").write_bytes(path.read_bytes()[:4000] + noise)
+    samples, _ = decode(tmp_path / "cut.mp3")
+    assert len(samples) > 0
+    captured = capfd.readouterr()
+    assert captured.err == ""
+    assert captured.out == ""
 
 
 def test_aac_in_m4a_goes_through_pyav(tmp_path: Path) -> None:

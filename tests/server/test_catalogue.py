@@ -603,3 +603,30 @@ def test_the_catalogue_lists_pages_and_searches(service) -> None:  # type: ignor
     assert silent.status_code == 404
     assert silent.json()["error"]["code"] == "streaming.no_audio_stored"
     assert client.get("/v1/tracks").status_code == 401
+
+
+def test_the_service_the_cli_and_analyze_report_the_same_features(service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One MP3 through the three doors a user has: ``POST /v1/tracks`` then
+    ``/v1/audio-features``, ``backbeat analyze --format jsonl`` and ``analyze()``. Every
+    Spotify field the toolkit computes reaches the service and the CLI unchanged."""
+    from backbeat.audio import analyze
+    from backbeat.spotify import AUDIO_FEATURES
+
+    client, writer, reader = service
+    path = tmp_path / "groove.mp3"
+    sf.write(path, groove(104.0, bars=8), RATE, format="MP3")
+    response = client.post(
+        "/v1/tracks",
+        headers=writer,
+        data={"metadata": _metadata()},
+        files={"audio": ("groove.mp3", path.read_bytes(), "audio/mpeg")},
+    )
+    assert response.status_code == 201, response.text
+    served = _wait_for(client, f"/v1/audio-features/{TRACK}", reader)
+    row = json.loads(CliRunner().invoke(cli, ["analyze", str(path), "--format", "jsonl"]).stdout)
+    local = analyze(path)
+    assert abs(local.tempo - 104.0) <= 0.04 * 104.0
+    for name in AUDIO_FEATURES:
+        expected = getattr(local, name)
+        assert served[name] == pytest.approx(expected, abs=1e-3), name
+        assert row[name] == pytest.approx(expected, abs=1e-3), name

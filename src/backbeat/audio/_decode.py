@@ -1,9 +1,13 @@
 """Decoding any common audio file or byte stream into float32 blocks.
 
-libsndfile (through soundfile) reads WAV/AIFF/FLAC/OGG-Vorbis/Opus/MP3 without
-any external program and is the fastest path; PyAV (FFmpeg's libraries, linked
-into the wheel, no ``ffmpeg`` binary) reads everything else (AAC/M4A, WMA,
-video containers' audio). Both are read block by block, so a one-hour file is
+libsndfile (through soundfile) reads WAV/AIFF/FLAC/OGG-Vorbis/Opus without any
+external program and is the fastest path for them; it gets a source only when its first
+bytes name one of those containers (``_SNDFILE_MAGIC``). PyAV (FFmpeg's libraries,
+linked into the wheel, no ``ffmpeg`` binary) reads everything else: MP3, AAC/M4A, WMA,
+video containers' audio. MP3 goes to PyAV although libsndfile reads it: libsndfile's
+MPEG decoder (libmpg123) writes "Note: Illegal Audio-MPEG-Header" lines straight to
+the process's stderr on damaged or non-MPEG data, which a library must not do; FFmpeg's
+logging stays off. Both are read block by block, so a one-hour file is
 never held in memory: :meth:`AudioStream.blocks` yields ``(frames, channels)``
 float32 arrays at the file's own rate, and :func:`resampled_mono` turns them into
 mono blocks at the analysis rate with a streaming soxr resampler.
@@ -171,12 +175,31 @@ def _as_file(source: AudioSource) -> tuple[Any, Any]:
     return source, None
 
 
+# Containers libsndfile is asked to open: RIFF/RIFX/RF64 (WAV), IFF FORM (AIFF), FLAC, Ogg.
+_SNDFILE_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"FORM", b"fLaC", b"OggS")
+
+
+def _head(target: Any) -> bytes:
+    """The first four bytes of a path or a seekable file, the position left as it was."""
+    if isinstance(target, str):
+        with open(target, "rb") as f:
+            return f.read(4)
+    start = target.tell()
+    try:
+        head = target.read(4)
+    finally:
+        target.seek(start)
+    return bytes(head) if isinstance(head, (bytes, bytearray)) else b""
+
+
 def open_audio(source: AudioSource) -> AudioStream:
     """Open ``source`` (a path, bytes or a binary file object) for block reading.
 
     Raises :class:`AudioDecodeError` when neither libsndfile nor FFmpeg can read it.
     """
     target, owned = _as_file(source)
+    if _head(target) not in _SNDFILE_MAGIC:
+        return _open_av(source, target, owned)
     import soundfile
 
     try:
