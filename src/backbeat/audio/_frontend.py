@@ -74,7 +74,8 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int = N_MELS) -> F32:
     falling = (upper - freqs[:, None]) / (upper - centre)
     weights = np.maximum(0.0, np.minimum(rising, falling))
     weights *= 2.0 / (upper - lower)
-    return weights.astype(np.float32)
+    out: F32 = weights.astype(np.float32)  # typed on numpy 2.3's stubs too (Any there)
+    return out
 
 
 @lru_cache(maxsize=8)

@@ -55,7 +55,8 @@ def find_peaks(values: F64, height: F64, distance: int) -> I64:
         close = np.abs(candidates - position) < distance
         close[index] = False
         keep[close] = False
-    return candidates[keep].astype(np.int64)
+    kept: I64 = candidates[keep].astype(np.int64)  # typed on numpy 2.3's stubs too
+    return kept
 
 
 def onset_peaks(onset: F64, frame_rate: float) -> tuple[I64, F64]:
