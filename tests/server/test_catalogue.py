@@ -623,7 +623,9 @@ def test_the_service_the_cli_and_analyze_report_the_same_features(service, tmp_p
     )
     assert response.status_code == 201, response.text
     served = _wait_for(client, f"/v1/audio-features/{TRACK}", reader)
-    row = json.loads(CliRunner().invoke(cli, ["analyze", str(path), "--format", "jsonl"]).stdout)
+    ran = CliRunner().invoke(cli, ["analyze", str(path), "--format", "jsonl"])
+    assert ran.exit_code == 0, ran.output
+    row = json.loads(ran.stdout)
     local = analyze(path)
     assert abs(local.tempo - 104.0) <= 0.04 * 104.0
     for name in AUDIO_FEATURES:
